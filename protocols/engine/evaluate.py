@@ -1,0 +1,548 @@
+"""Evaluate one patient's facts on a date against a profile: the heart of the protocol engine.
+
+`evaluate(facts, profile)` is a pure function. It returns an `Evaluation` whose every result names
+the GUIDANCE.md rule ids behind it (`because`), so a chart can explain each date and verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from .dates import add_months, completed_years
+from .facts import FOLIC_ACID, Facts, LabFact, SymptomFact
+from .profiles import FIRST_YEAR, Profile
+from .rules import ALERT_SEVERITY, SEVERITY_ORDER
+
+NOT_STARTED, LOADING, MAINTENANCE, ORAL = "not_started", "loading", "maintenance", "oral"
+LIFELONG, CONTINUE, ORAL_SWITCH_CANDIDATE = "lifelong", "continue", "oral_switch_candidate"
+LOW, BORDERLINE, NORMAL = "low", "borderline", "normal"
+# Order of `unmet` conditions for STOP-NOT-YET, as GUIDANCE.md lists them.
+UNMET_ORDER = ("loading", "b12_normal", "functional_marker", "dietary_intake", "neurological_symptoms")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    rule: str
+    severity: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "severity": self.severity, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Discontinuation:
+    verdict: str
+    rules: tuple[str, ...]
+    unmet: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {"verdict": self.verdict, "rules": list(self.rules), "unmet": list(self.unmet)}
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    as_of: date
+    profile: str
+    profile_version: int
+    phase: str
+    loading_doses_given: int
+    maintenance_interval_months: int | None
+    suggested_interval_months: int | None
+    maintenance_start: date | None
+    next_injection_due: date | None
+    next_recheck_due: date | None
+    recheck_labs: tuple[str, ...]
+    discontinuation: Discontinuation
+    alerts: tuple[Alert, ...]
+    rules: tuple[str, ...]
+    # result name -> the rule ids behind it (phase, next_injection_due, maintenance_interval_months,
+    # suggested_interval_months, next_recheck_due, recheck_labs, discontinuation).
+    because: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    latest_b12: Decimal | None = None
+    latest_b12_category: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        def iso(day: date | None) -> str | None:
+            return day.isoformat() if day else None
+
+        return {
+            "as_of": iso(self.as_of),
+            "profile": self.profile,
+            "profile_version": self.profile_version,
+            "phase": self.phase,
+            "loading_doses_given": self.loading_doses_given,
+            "maintenance_interval_months": self.maintenance_interval_months,
+            "suggested_maintenance_interval_months": self.suggested_interval_months,
+            "maintenance_start": iso(self.maintenance_start),
+            "next_injection_due": iso(self.next_injection_due),
+            "next_recheck_due": iso(self.next_recheck_due),
+            "recheck_labs": list(self.recheck_labs),
+            "discontinuation": self.discontinuation.to_dict(),
+            "alerts": [alert.to_dict() for alert in self.alerts],
+            "rules": list(self.rules),
+            "because": {key: list(value) for key, value in self.because.items()},
+        }
+
+
+def b12_category(value: Decimal, profile: Profile) -> str:
+    """Low below the low cut-off, borderline up to and including the normal cut-off, normal above it."""
+    if value < profile.b12_low_below:
+        return LOW
+    if value <= profile.b12_normal_above:
+        return BORDERLINE
+    return NORMAL
+
+
+def _by_analyte(labs: tuple[LabFact, ...]) -> dict[str, list[LabFact]]:
+    """Each analyte's results oldest first (ties keep the order they were given in)."""
+    grouped: dict[str, list[LabFact]] = {}
+    for lab in sorted(labs, key=lambda lab: lab.date):
+        grouped.setdefault(lab.analyte, []).append(lab)
+    return grouped
+
+
+def _latest(grouped: dict[str, list[LabFact]], analyte: str) -> LabFact | None:
+    results = grouped.get(analyte)
+    return results[-1] if results else None
+
+
+def _recurred(checks: list[SymptomFact], attribute: str) -> bool:
+    """Present in one check, absent in a later one, and present again in the latest."""
+    if not checks or not getattr(checks[-1], attribute):
+        return False
+    seen_present = seen_absent_after = False
+    for check in checks[:-1]:
+        present = getattr(check, attribute)
+        if present and not seen_present:
+            seen_present = True
+        elif not present and seen_present:
+            seen_absent_after = True
+    return seen_absent_after
+
+
+class _Collector:
+    """Collects rule ids in the order they shaped the result, without repeats."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, None] = {}
+
+    def add(self, *rule_ids: str) -> None:
+        for rule_id in rule_ids:
+            self.ids.setdefault(rule_id, None)
+
+
+def evaluate(facts: Facts, profile: Profile) -> Evaluation:
+    as_of = facts.as_of
+    patient = facts.patient
+    regimen = facts.regimen
+    rules = _Collector()
+    because: dict[str, tuple[str, ...]] = {}
+
+    injections = sorted(facts.injections, key=lambda injection: injection.date)
+    count = len(injections)
+    loading_n = profile.loading_doses
+    loading_done = count >= loading_n
+    loading_given = min(count, loading_n)
+    first_dose = injections[0].date if injections else None
+    loading_completed_on = injections[loading_n - 1].date if loading_done else None
+
+    codes = {cause.code for cause in patient.causes}
+    ileal_long = any(
+        c.code == "ileal_resection" and c.length_cm is not None and c.length_cm > profile.ileal_over_cm
+        for c in patient.causes
+    )
+    crohn_long = any(
+        c.code == "crohns_ileal" and c.length_cm is not None and c.length_cm > profile.crohn_over_cm
+        for c in patient.causes
+    )
+    bariatric = "bariatric_surgery" in codes
+    pregnant_bariatric = bariatric and patient.pregnancy == "pregnant"
+
+    # --- Interval: SCHED-OVERRIDE, then SCHED-ILEAL, then SCHED-NEURO-INTERVAL, then the profile.
+    if ileal_long:
+        suggested, suggested_because = profile.ileal_interval_months, ("SCHED-ILEAL",)
+    elif patient.neurological_involvement and profile.neuro_interval_months:
+        suggested, suggested_because = profile.neuro_interval_months, ("SCHED-NEURO-INTERVAL",)
+    else:
+        suggested, suggested_because = profile.maintenance_interval_months, ("SCHED-MAINT",)
+    if regimen.maintenance_interval_months:
+        interval, interval_because = regimen.maintenance_interval_months, ("SCHED-OVERRIDE",)
+    else:
+        interval, interval_because = suggested, suggested_because
+
+    # --- Phase and next injection.
+    oral = regimen.oral_since is not None and regimen.oral_since <= as_of
+    next_injection: date | None
+    if oral:
+        phase, next_injection = ORAL, None
+        because["phase"] = because["next_injection_due"] = ("SCHED-ORAL",)
+    elif count == 0:
+        phase, next_injection = NOT_STARTED, as_of
+        because["phase"] = because["next_injection_due"] = ("SCHED-LOAD",)
+    elif not loading_done:
+        phase, next_injection = LOADING, injections[-1].date + timedelta(days=profile.loading_interval_days)
+        because["phase"] = because["next_injection_due"] = ("SCHED-LOAD",)
+    else:
+        phase, next_injection = MAINTENANCE, add_months(injections[-1].date, interval)
+        because["phase"] = ("SCHED-MAINT",)
+        because["next_injection_due"] = tuple(dict.fromkeys(("SCHED-MAINT", *interval_because)))
+    rules.add(*because["phase"], *because["next_injection_due"])
+    if not oral:
+        because["maintenance_interval_months"] = interval_because
+        because["suggested_interval_months"] = suggested_because
+        # Before maintenance the profile's own interval is only a forecast, not SCHED-MAINT at work.
+        rules.add(*(rule_id for rule_id in interval_because if phase == MAINTENANCE or rule_id != "SCHED-MAINT"))
+
+    # Maintenance start M: the first injection after loading, or the date it is due.
+    maintenance_start: date | None = None
+    if loading_done:
+        maintenance_start = (
+            injections[loading_n].date if count > loading_n else add_months(injections[loading_n - 1].date, interval)
+        )
+
+    # --- Labs and symptoms.
+    grouped = _by_analyte(facts.labs)
+    b12s = grouped.get("b12", [])
+    latest_b12 = b12s[-1] if b12s else None
+    latest_b12_cat = b12_category(latest_b12.value, profile) if latest_b12 else None
+    monitoring_b12 = [lab for lab in b12s if maintenance_start and lab.date >= maintenance_start]
+    checks = sorted(facts.symptoms, key=lambda check: check.date)
+    latest_check = checks[-1] if checks else None
+    symptoms_persist = bool(latest_check and (latest_check.neurological or latest_check.depression))
+    persist_with_normal_b12 = symptoms_persist and latest_b12_cat == NORMAL
+
+    # --- Next recheck.
+    next_recheck: date | None = None
+    recheck_because: list[str] = []
+    anchor: date | None = None  # the date the MON-* caps count from
+    if oral:
+        assert regimen.oral_since is not None
+        since_oral = [lab for lab in b12s if lab.date >= regimen.oral_since]
+        anchor = since_oral[-1].date if since_oral else regimen.oral_since
+        next_recheck = add_months(anchor, profile.oral_recheck_months)
+        recheck_because.append("MON-ORAL")
+    elif maintenance_start is not None:
+        latest_monitoring = monitoring_b12[-1].date if monitoring_b12 else None
+        anchor = latest_monitoring or maintenance_start
+        window = timedelta(days=profile.recheck_window_days)
+        if profile.monitoring_pathway == FIRST_YEAR:
+            schedule, pathway_rule = profile.first_year_check_months, "MON-FIRST-YEAR"
+        else:
+            schedule, pathway_rule = (profile.until_stable_first_check_months,), "MON-UNTIL-STABLE"
+        recheck_because.append(pathway_rule)
+        for months in schedule:
+            due = add_months(maintenance_start, months)
+            if latest_monitoring is None or latest_monitoring < due - window:
+                next_recheck = due
+                break
+        if next_recheck is None:
+            assert latest_monitoring is not None  # every scheduled check is done, so one exists
+            stable = len(monitoring_b12) >= 2 and all(
+                b12_category(lab.value, profile) == NORMAL for lab in monitoring_b12[-2:]
+            )
+            months = profile.stable_recheck_months if stable else profile.unstable_recheck_months
+            next_recheck = add_months(latest_monitoring, months)
+            recheck_because.append("MON-STABLE")
+    if next_recheck is not None and anchor is not None:
+        high_risk = (
+            patient.neurological_involvement
+            or persist_with_normal_b12
+            or (bariatric and patient.pregnancy == "planning")
+        )
+        caps = []
+        if high_risk:
+            caps.append(("MON-HIGH-RISK", profile.high_risk_max_gap_months))
+        if bariatric:
+            caps.append(("MON-BARIATRIC", profile.bariatric_max_gap_months))
+        if pregnant_bariatric:
+            caps.append(("MON-PREGNANCY-BARIATRIC", profile.pregnancy_bariatric_gap_months))
+        for rule_id, months in caps:
+            rules.add(rule_id)
+            limit = add_months(anchor, months)
+            if limit < next_recheck:
+                next_recheck = limit
+                recheck_because.append(rule_id)
+        because["next_recheck_due"] = tuple(dict.fromkeys(recheck_because))
+        rules.add(*recheck_because)
+
+    # --- Labs to draw at that recheck.
+    recheck_labs: tuple[str, ...] = ()
+    if next_recheck is not None:
+        labs = ["b12", "cbc", "iron"]
+        labs_because = list(because["next_recheck_due"])
+        if latest_b12_cat == BORDERLINE or persist_with_normal_b12:
+            labs += ["mma", "homocysteine"]
+            labs_because.append("MON-FUNCTIONAL")
+        if profile.homocysteine_every_recheck and "homocysteine" not in labs:
+            labs.append("homocysteine")
+        if bariatric:
+            labs.append("bariatric_panel")
+            labs_because.append("MON-BARIATRIC")
+        recheck_labs = tuple(sorted(labs))
+        because["recheck_labs"] = tuple(dict.fromkeys(labs_because))
+        rules.add(*labs_because)
+
+    # --- May injections ever stop?
+    discontinuation = _discontinuation(
+        facts,
+        profile,
+        codes,
+        ileal_long,
+        crohn_long,
+        bariatric,
+        loading_done,
+        first_dose,
+        latest_b12_cat,
+        grouped,
+        latest_check,
+    )
+    because["discontinuation"] = discontinuation.rules
+    rules.add(*discontinuation.rules)
+
+    # --- Alerts.
+    alerts = _alerts(
+        facts,
+        profile,
+        phase,
+        loading_completed_on,
+        grouped,
+        monitoring_b12,
+        latest_b12,
+        latest_b12_cat,
+        checks,
+        symptoms_persist,
+        bariatric,
+        pregnant_bariatric,
+        next_injection,
+        next_recheck,
+    )
+    rules.add(*(alert.rule for alert in alerts))
+
+    return Evaluation(
+        as_of=as_of,
+        profile=profile.slug,
+        profile_version=profile.version,
+        phase=phase,
+        loading_doses_given=loading_given,
+        maintenance_interval_months=None if oral else interval,
+        suggested_interval_months=None if oral else suggested,
+        maintenance_start=maintenance_start,
+        next_injection_due=next_injection,
+        next_recheck_due=next_recheck,
+        recheck_labs=recheck_labs,
+        discontinuation=discontinuation,
+        alerts=alerts,
+        rules=tuple(rules.ids),
+        because=because,
+        latest_b12=latest_b12.value if latest_b12 else None,
+        latest_b12_category=latest_b12_cat,
+    )
+
+
+def _discontinuation(
+    facts: Facts,
+    profile: Profile,
+    codes: set[str],
+    ileal_long: bool,
+    crohn_long: bool,
+    bariatric: bool,
+    loading_done: bool,
+    first_dose: date | None,
+    latest_b12_cat: str | None,
+    grouped: dict[str, list[LabFact]],
+    latest_check: SymptomFact | None,
+) -> Discontinuation:
+    as_of, patient = facts.as_of, facts.patient
+    permanent = []
+    if "pernicious_anemia" in codes:
+        permanent.append("STOP-PERNICIOUS")
+    if ileal_long:
+        permanent.append("STOP-ILEAL")
+    if bariatric:
+        permanent.append("STOP-BARIATRIC")
+    if crohn_long:
+        permanent.append("STOP-CROHN")
+    if (
+        profile.age_rule_enabled
+        and patient.birth_date is not None
+        and completed_years(patient.birth_date, as_of) > profile.age_over_years
+    ):
+        permanent.append("STOP-AGE")
+    if permanent:
+        return Discontinuation(LIFELONG, tuple(permanent))
+
+    reasons = []
+    if any(
+        cause.code in ("ppi", "metformin")
+        and cause.start is not None
+        and add_months(cause.start, profile.drug_cause_months) < as_of
+        and (cause.stop is None or cause.stop > as_of)
+        for cause in patient.causes
+    ):
+        reasons.append("STOP-DRUG")
+    if not codes:
+        reasons.append("STOP-CAUSE-UNKNOWN")
+    if codes - {"dietary"}:
+        reasons.append("STOP-OTHER-CAUSE")
+    if reasons:
+        return Discontinuation(CONTINUE, tuple(reasons))
+
+    # Diet is the only cause: STOP-DIETARY-ORAL when every condition holds, else STOP-NOT-YET.
+    unmet = []
+    if not loading_done:
+        unmet.append("loading")
+    if latest_b12_cat != NORMAL:
+        unmet.append("b12_normal")
+    markers = [lab for lab in (_latest(grouped, "mma"), _latest(grouped, "homocysteine")) if lab is not None]
+    confirmed = (
+        bool(markers)
+        and first_dose is not None
+        and any(lab.date >= first_dose for lab in markers)
+        and all(_within_target(lab, profile) for lab in markers)
+    )
+    if not confirmed:
+        unmet.append("functional_marker")
+    if patient.dietary_intake_adequate is not True:
+        unmet.append("dietary_intake")
+    if latest_check is None or latest_check.neurological:
+        unmet.append("neurological_symptoms")
+    if unmet:
+        return Discontinuation(CONTINUE, ("STOP-NOT-YET",), tuple(unmet))
+    return Discontinuation(ORAL_SWITCH_CANDIDATE, ("STOP-DIETARY-ORAL",))
+
+
+def _within_target(lab: LabFact, profile: Profile) -> bool:
+    limit = profile.mma_high_at if lab.analyte == "mma" else profile.homocysteine_high_at
+    return lab.value < limit
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _alerts(
+    facts: Facts,
+    profile: Profile,
+    phase: str,
+    loading_completed_on: date | None,
+    grouped: dict[str, list[LabFact]],
+    monitoring_b12: list[LabFact],
+    latest_b12: LabFact | None,
+    latest_b12_cat: str | None,
+    checks: list[SymptomFact],
+    symptoms_persist: bool,
+    bariatric: bool,
+    pregnant_bariatric: bool,
+    next_injection: date | None,
+    next_recheck: date | None,
+) -> tuple[Alert, ...]:
+    as_of = facts.as_of
+    found: list[tuple[str, str]] = []
+
+    folic = [med for med in facts.medications if med.name == FOLIC_ACID]
+    early = [med for med in folic if loading_completed_on is None or med.start < loading_completed_on]
+    if early:
+        found.append(
+            (
+                "ALERT-FOLIC-BEFORE-B12",
+                f"Folic acid started on {early[0].start.isoformat()}, before the "
+                f"{profile.loading_doses} loading doses of B12 were complete: it can mask anemia while nerve damage "
+                "progresses.",
+            )
+        )
+    active = [med for med in folic if med.start <= as_of and (med.stop is None or med.stop > as_of)]
+    low_folate = any(lab.value < profile.folate_low_below for lab in grouped.get("folate", []))
+    if active and not low_folate:
+        found.append(("ALERT-FOLIC-NO-DEFICIENCY", "Folic acid is active but no low folate result is on record."))
+
+    if monitoring_b12 and b12_category(monitoring_b12[-1].value, profile) == LOW:
+        lab = monitoring_b12[-1]
+        found.append(
+            (
+                "ALERT-B12-LOW",
+                f"B12 of {_fmt(lab.value)} pg/mL on {lab.date.isoformat()} is low despite maintenance: treatment failure?",
+            )
+        )
+    if latest_b12 is not None and latest_b12_cat == BORDERLINE:
+        found.append(
+            (
+                "ALERT-B12-BORDERLINE",
+                f"Latest B12 of {_fmt(latest_b12.value)} pg/mL on {latest_b12.date.isoformat()} is borderline: order MMA.",
+            )
+        )
+    mma, hcy = _latest(grouped, "mma"), _latest(grouped, "homocysteine")
+    high = [lab for lab in (mma, hcy) if lab is not None and not _within_target(lab, profile)]
+    if high:
+        names = " and ".join(
+            f"{'MMA' if lab.analyte == 'mma' else 'homocysteine'} {_fmt(lab.value)} on {lab.date.isoformat()}"
+            for lab in high
+        )
+        found.append(("ALERT-FUNCTIONAL-DEFICIENCY", f"Latest {names} above target: functional deficiency."))
+    if symptoms_persist and latest_b12_cat == NORMAL:
+        found.append(("ALERT-SYMPTOMS-NORMAL-B12", "Symptoms persist while the latest B12 is normal: check MMA."))
+    if phase == MAINTENANCE and checks and checks[-1].neurological:
+        found.append(
+            (
+                "ALERT-NEURO-PERSISTENT",
+                "Neurological symptoms in maintenance: consider injections every 2 weeks or weekly (physician decides).",
+            )
+        )
+    recurred = [
+        name
+        for name, attr in (("neurological", "neurological"), ("depressive", "depression"))
+        if _recurred(checks, attr)
+    ]
+    if recurred:
+        found.append(
+            (
+                "ALERT-SYMPTOMS-RECURRED",
+                f"{' and '.join(recurred).capitalize()} symptoms have come back after resolving: "
+                "consider more frequent injections.",
+            )
+        )
+    ferritin, tsat = _latest(grouped, "ferritin"), _latest(grouped, "transferrin_saturation")
+    iron_low = []
+    if ferritin is not None and ferritin.value < profile.ferritin_low_below:
+        iron_low.append(f"ferritin {_fmt(ferritin.value)} ug/L")
+    if tsat is not None and tsat.value < profile.tsat_low_below:
+        iron_low.append(f"transferrin saturation {_fmt(tsat.value)} %")
+    if iron_low:
+        found.append(("ALERT-IRON-DEFICIENCY", f"Low {' and '.join(iron_low)}: iron deficiency blunts the response."))
+    vitamin_d = _latest(grouped, "vitamin_d")
+    if bariatric and vitamin_d is not None and vitamin_d.value < profile.vitamin_d_low_below:
+        found.append(
+            (
+                "ALERT-VITAMIN-D-LOW",
+                f"Vitamin D {_fmt(vitamin_d.value)} nmol/L on {vitamin_d.date.isoformat()} is below target after "
+                "bariatric surgery.",
+            )
+        )
+    if next_injection is not None and as_of > next_injection:
+        days = (as_of - next_injection).days
+        found.append(
+            (
+                "ALERT-INJECTION-OVERDUE",
+                f"Injection overdue by {days} day{'s' if days != 1 else ''} (due {next_injection.isoformat()}).",
+            )
+        )
+    if next_recheck is not None and as_of > next_recheck:
+        days = (as_of - next_recheck).days
+        found.append(
+            (
+                "ALERT-RECHECK-OVERDUE",
+                f"Lab recheck overdue by {days} day{'s' if days != 1 else ''} (due {next_recheck.isoformat()}).",
+            )
+        )
+    if pregnant_bariatric:
+        found.append(
+            (
+                "ALERT-PREGNANCY-BARIATRIC",
+                "Pregnant after bariatric surgery: B12 each trimester with the nutritional panel.",
+            )
+        )
+    alerts = [Alert(rule_id, ALERT_SEVERITY[rule_id], message) for rule_id, message in found]
+    alerts.sort(key=lambda alert: SEVERITY_ORDER[alert.severity])  # stable: guidance order within a severity
+    return tuple(alerts)

@@ -1,0 +1,90 @@
+"""Facts the engine reads: frozen dataclasses, canonical units, plain dates. No Django here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+CAUSE_CODES = (
+    "pernicious_anemia",
+    "ileal_resection",
+    "bariatric_surgery",
+    "crohns_ileal",
+    "dietary",
+    "ppi",
+    "metformin",
+    "other",
+)
+BARIATRIC_PROCEDURES = ("gastric_bypass", "biliopancreatic_diversion", "sleeve", "other")
+PREGNANCY_STATES = ("none", "planning", "pregnant")
+FOLIC_ACID = "folic_acid"
+
+
+@dataclass(frozen=True, slots=True)
+class CauseFact:
+    code: str
+    length_cm: int | None = None
+    procedure: str | None = None
+    start: date | None = None
+    stop: date | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PatientFacts:
+    birth_date: date | None = None
+    causes: tuple[CauseFact, ...] = ()
+    neurological_involvement: bool = False
+    pregnancy: str = "none"
+    dietary_intake_adequate: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegimenFacts:
+    profile: str = "monthly-cyanocobalamin"
+    maintenance_interval_months: int | None = None
+    oral_since: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionFact:
+    date: date
+    drug: str = ""
+    dose_mcg: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LabFact:
+    """A lab result with its value in the analyte's canonical unit (see units.py)."""
+
+    date: date
+    analyte: str
+    value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SymptomFact:
+    date: date
+    neurological: bool = False
+    depression: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationFact:
+    name: str
+    start: date
+    stop: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Everything the engine knows about one patient. Lists need not be sorted."""
+
+    as_of: date
+    patient: PatientFacts = field(default_factory=PatientFacts)
+    regimen: RegimenFacts = field(default_factory=RegimenFacts)
+    injections: tuple[InjectionFact, ...] = ()
+    labs: tuple[LabFact, ...] = ()
+    symptoms: tuple[SymptomFact, ...] = ()
+    medications: tuple[MedicationFact, ...] = ()
