@@ -1,0 +1,85 @@
+"""The clinic's roles. A role is a Django group; what a role may do is its group's permissions
+(granted by accounts/migrations/0001_roles.py), so code asks `user.has_perm(...)`, not the role name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q
+
+NURSE = "nurse"
+PHYSICIAN = "physician"
+CLINIC_ADMIN = "clinic_admin"
+ROLES = (NURSE, PHYSICIAN, CLINIC_ADMIN)
+
+# Permissions the services check server-side.
+MAKE_DECISION = "patients.make_decision"
+CHANGE_REGIMEN = "patients.change_regimen"
+ADD_CAUSE = "patients.add_cause"
+CHANGE_CAUSE = "patients.change_cause"
+DELETE_CAUSE = "patients.delete_cause"
+
+# (app_label, codename) per role; each role also has everything of the roles above it.
+_NURSE_PERMISSIONS = [
+    *[("patients", f"view_{m}") for m in ("patient", "cause", "regimen", "injection", "labresult")],
+    *[("patients", f"view_{m}") for m in ("symptomcheck", "medication")],
+    ("protocols", "view_protocolprofile"),
+    ("patients", "add_patient"),
+    ("patients", "change_patient"),
+    ("patients", "add_injection"),
+    ("patients", "add_labresult"),
+    ("patients", "add_symptomcheck"),
+    ("patients", "add_medication"),
+    ("patients", "change_medication"),
+]
+_PHYSICIAN_PERMISSIONS = [
+    *_NURSE_PERMISSIONS,
+    ("patients", "add_regimen"),
+    ("patients", "change_regimen"),
+    ("patients", "add_cause"),
+    ("patients", "change_cause"),
+    ("patients", "delete_cause"),
+    ("patients", "make_decision"),
+]
+# clinic_admin gets every permission of these apps on top (see the migration).
+CLINIC_ADMIN_APPS = ("patients", "protocols", "audit", "auth")
+
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    NURSE: _NURSE_PERMISSIONS,
+    PHYSICIAN: _PHYSICIAN_PERMISSIONS,
+    CLINIC_ADMIN: _PHYSICIAN_PERMISSIONS,
+}
+
+
+def grant_role_permissions(group_model: Any, permission_model: Any) -> None:
+    """Create the role groups and grant each the permissions ROLE_PERMISSIONS gives it.
+
+    Additive on purpose: it runs after every migrate (so a new model's permissions reach the roles)
+    and must not undo what a clinic admin granted by hand. Takes the models so that migrations can
+    pass their historical ones.
+    """
+    for role, wanted in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        query = Q(pk__in=[])
+        for app_label, codename in wanted:
+            query |= Q(content_type__app_label=app_label, codename=codename)
+        if role == CLINIC_ADMIN:
+            query |= Q(content_type__app_label__in=CLINIC_ADMIN_APPS)
+        group.permissions.add(*permission_model.objects.filter(query))
+
+
+def _in_group(user: AbstractBaseUser | AnonymousUser, name: str) -> bool:
+    return bool(user.is_authenticated and user.groups.filter(name=name).exists())
+
+
+def is_nurse(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return _in_group(user, NURSE)
+
+
+def is_physician(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return _in_group(user, PHYSICIAN)
+
+
+def is_clinic_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return _in_group(user, CLINIC_ADMIN)

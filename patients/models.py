@@ -1,0 +1,497 @@
+"""The clinical record: patients, their deficiency causes, regimen, injections, labs, symptom checks
+and medications.
+
+Rules that the database can hold are CheckConstraints (they also stop admin, shell and bugs); each
+model's clean() gives the same rules as field-named messages for forms and services. Writes go
+through patients.services; every model keeps its history (django-simple-history), and the
+AuditedManager refuses bulk writes that would skip it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from functools import reduce
+from operator import or_
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from patients.querysets import AuditedManager
+from protocols.engine import profiles as engine_profiles
+from protocols.engine import units
+
+
+def _choice_values(choices: type[models.TextChoices]) -> list[str]:
+    return [str(value) for value in choices.values]
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Pregnancy(models.TextChoices):
+    NONE = "none", "Not pregnant"
+    PLANNING = "planning", "Planning pregnancy"
+    PREGNANT = "pregnant", "Pregnant"
+
+
+class DietaryIntake(models.TextChoices):
+    YES = "yes", "Adequate"
+    NO = "no", "Not adequate"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class CauseKind(models.TextChoices):
+    PERNICIOUS_ANEMIA = "pernicious_anemia", "Pernicious anemia"
+    ILEAL_RESECTION = "ileal_resection", "Ileal resection"
+    BARIATRIC_SURGERY = "bariatric_surgery", "Bariatric surgery"
+    CROHNS_ILEAL = "crohns_ileal", "Crohn's disease with ileal involvement"
+    DIETARY = "dietary", "Dietary (vegan or poor intake)"
+    PPI = "ppi", "Proton pump inhibitor"
+    METFORMIN = "metformin", "Metformin"
+    OTHER = "other", "Other"
+
+
+class Procedure(models.TextChoices):
+    GASTRIC_BYPASS = "gastric_bypass", "Gastric bypass"
+    BILIOPANCREATIC_DIVERSION = "biliopancreatic_diversion", "Biliopancreatic diversion"
+    SLEEVE = "sleeve", "Sleeve gastrectomy"
+    OTHER = "other", "Other"
+
+
+LENGTH_KINDS = (CauseKind.ILEAL_RESECTION, CauseKind.CROHNS_ILEAL)
+DRUG_KINDS = (CauseKind.PPI, CauseKind.METFORMIN)
+
+
+class Drug(models.TextChoices):
+    CYANOCOBALAMIN = engine_profiles.CYANOCOBALAMIN, "Cyanocobalamin"
+    HYDROXOCOBALAMIN = engine_profiles.HYDROXOCOBALAMIN, "Hydroxocobalamin"
+
+
+class Route(models.TextChoices):
+    IM = "im", "Intramuscular"
+    DEEP_SC = "deep_sc", "Deep subcutaneous"
+
+
+class Site(models.TextChoices):
+    LEFT_DELTOID = "left_deltoid", "Left deltoid"
+    RIGHT_DELTOID = "right_deltoid", "Right deltoid"
+    LEFT_THIGH = "left_thigh", "Left thigh"
+    RIGHT_THIGH = "right_thigh", "Right thigh"
+    LEFT_GLUTEAL = "left_gluteal", "Left gluteal"
+    RIGHT_GLUTEAL = "right_gluteal", "Right gluteal"
+
+
+class MedicationName(models.TextChoices):
+    FOLIC_ACID = "folic_acid", "Folic acid"
+    OTHER = "other", "Other"
+
+
+class Patient(models.Model):
+    Sex = Sex
+    Pregnancy = Pregnancy
+    DietaryIntake = DietaryIntake
+
+    mrn = models.CharField("medical record number", max_length=32, unique=True)
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    birth_date = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    email_reminders_consent = models.BooleanField(default=False)
+    email_opt_out_at = models.DateTimeField(null=True, blank=True)
+    neurological_involvement = models.BooleanField(default=False)
+    pregnancy = models.CharField(max_length=10, choices=Pregnancy.choices, default=Pregnancy.NONE)
+    dietary_intake_adequate = models.CharField(
+        max_length=10, choices=DietaryIntake.choices, default=DietaryIntake.UNKNOWN
+    )
+    is_active = models.BooleanField(default=True, help_text="Unticked once the patient is discharged.")
+    discharged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AuditedManager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["family_name", "given_name"]
+        permissions = [
+            (
+                "make_decision",
+                "Can make clinical decisions (intervals, oral switch, alerts)",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(mrn=""), name="patient_mrn_not_blank"),
+            models.CheckConstraint(condition=Q(sex__in=_choice_values(Sex)), name="patient_sex_valid"),
+            models.CheckConstraint(
+                condition=Q(pregnancy__in=_choice_values(Pregnancy)),
+                name="patient_pregnancy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(dietary_intake_adequate__in=_choice_values(DietaryIntake)),
+                name="patient_dietary_intake_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(pregnancy="none") | ~Q(sex="male"),
+                name="patient_pregnancy_not_male",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_active=True, discharged_at__isnull=True)
+                | Q(is_active=False, discharged_at__isnull=False),
+                name="patient_discharged_at_iff_inactive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.mrn})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def age_on(self, day: datetime.date) -> int:
+        """Completed years on `day`."""
+        before_birthday = (day.month, day.day) < (
+            self.birth_date.month,
+            self.birth_date.day,
+        )
+        return day.year - self.birth_date.year - before_birthday
+
+    def clean(self) -> None:
+        if self.sex == self.Sex.MALE and self.pregnancy != self.Pregnancy.NONE:
+            raise ValidationError({"pregnancy": "A patient recorded as male cannot be pregnant or planning pregnancy."})
+
+
+class Cause(models.Model):
+    """A cause of the patient's B12 deficiency; the codes are those of GUIDANCE.md and CONTRACT.md."""
+
+    Kind = CauseKind
+    Procedure = Procedure
+    LENGTH_KINDS = LENGTH_KINDS
+    DRUG_KINDS = DRUG_KINDS
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="causes")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    length_cm = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Length of ileum resected or involved (cm).",
+    )
+    procedure = models.CharField(max_length=32, choices=Procedure.choices, blank=True)
+    start = models.DateField(null=True, blank=True)
+    stop = models.DateField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "recorded_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=_choice_values(CauseKind)), name="cause_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=LENGTH_KINDS, length_cm__isnull=False, length_cm__gte=1)
+                | (~Q(kind__in=LENGTH_KINDS) & Q(length_cm__isnull=True)),
+                name="cause_length_cm_iff_ileal",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    kind=CauseKind.BARIATRIC_SURGERY,
+                    procedure__in=_choice_values(Procedure),
+                )
+                | (~Q(kind=CauseKind.BARIATRIC_SURGERY) & Q(procedure="")),
+                name="cause_procedure_iff_bariatric",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=DRUG_KINDS) | Q(start__isnull=False),
+                name="cause_start_required_for_drugs",
+            ),
+            models.CheckConstraint(
+                condition=Q(stop__isnull=True) | Q(start__isnull=False, stop__gte=F("start")),
+                name="cause_stop_not_before_start",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=CauseKind.OTHER) | ~Q(note=""),
+                name="cause_note_required_for_other",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.kind in self.LENGTH_KINDS:
+            if self.length_cm is None:
+                errors["length_cm"] = "Give the length of ileum involved, in cm."
+        elif self.length_cm is not None:
+            errors["length_cm"] = "A length in cm applies only to ileal resection and Crohn's disease."
+        if self.kind == self.Kind.BARIATRIC_SURGERY:
+            if not self.procedure:
+                errors["procedure"] = "Choose the bariatric procedure."
+        elif self.procedure:
+            errors["procedure"] = "A procedure applies only to bariatric surgery."
+        if self.kind in self.DRUG_KINDS and self.start is None:
+            errors["start"] = "Give the date the drug was started."
+        if self.stop is not None:
+            if self.start is None:
+                errors.setdefault("start", "Give a start date when giving a stop date.")
+            elif self.stop < self.start:
+                errors["stop"] = "The stop date cannot be before the start date."
+        if self.kind == self.Kind.OTHER and not self.note.strip():
+            errors["note"] = "Describe the cause."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Regimen(models.Model):
+    """How a patient is treated: a protocol profile, an optional physician-set interval, oral switch."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="regimen")
+    profile = models.ForeignKey("protocols.ProtocolProfile", on_delete=models.PROTECT, related_name="regimens")
+    maintenance_interval_months = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text="SCHED-OVERRIDE: a physician-set interval that wins over the profile.",
+    )
+    interval_reason = models.TextField(blank=True)
+    interval_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    interval_set_at = models.DateTimeField(null=True, blank=True)
+    oral_since = models.DateField(
+        null=True,
+        blank=True,
+        help_text="SCHED-ORAL: date of the switch to oral therapy.",
+    )
+
+    objects = AuditedManager()
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    maintenance_interval_months__isnull=True,
+                    interval_set_by__isnull=True,
+                    interval_set_at__isnull=True,
+                    interval_reason="",
+                )
+                | (
+                    Q(
+                        maintenance_interval_months__gte=1,
+                        maintenance_interval_months__lte=12,
+                        interval_set_by__isnull=False,
+                        interval_set_at__isnull=False,
+                    )
+                    & ~Q(interval_reason="")
+                ),
+                name="regimen_override_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Regimen of {self.patient}"
+
+    def clean(self) -> None:
+        if self.maintenance_interval_months is not None:
+            errors = {}
+            if not self.interval_reason.strip():
+                errors["interval_reason"] = "Give the reason for the physician-set interval."
+            if self.interval_set_by_id is None:
+                errors["interval_set_by"] = "Record the physician who set the interval."
+            if errors:
+                raise ValidationError(errors)
+
+
+class Injection(models.Model):
+    Drug = Drug
+    Route = Route
+    Site = Site
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="injections")
+    given_at = models.DateTimeField()
+    drug = models.CharField(max_length=20, choices=Drug.choices)
+    dose_mcg = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    route = models.CharField(max_length=10, choices=Route.choices, default=Route.IM)
+    site = models.CharField(max_length=20, choices=Site.choices)
+    lot_number = models.CharField(max_length=50)
+    lot_expiry = models.DateField()
+    given_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "given_at"]
+        indexes = [models.Index(fields=["patient", "given_at"], name="injection_patient_given_at")]
+        constraints = [
+            models.CheckConstraint(condition=Q(dose_mcg__gt=0), name="injection_dose_positive"),
+            models.CheckConstraint(condition=Q(drug__in=_choice_values(Drug)), name="injection_drug_valid"),
+            models.CheckConstraint(
+                condition=Q(route__in=_choice_values(Route)),
+                name="injection_route_valid",
+            ),
+            models.CheckConstraint(condition=Q(site__in=_choice_values(Site)), name="injection_site_valid"),
+            models.CheckConstraint(condition=~Q(lot_number=""), name="injection_lot_number_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_drug_display()} {self.dose_mcg} mcg on {self.given_at:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        # The clinic's calendar day, not UTC's, decides whether the lot had expired.
+        if (
+            self.given_at is not None
+            and self.lot_expiry is not None
+            and self.lot_expiry < timezone.localdate(self.given_at)
+        ):
+            raise ValidationError({"lot_expiry": "This lot had expired on the day the injection was given."})
+
+
+def _unit_pairs(unit_field: str, allowed: Callable[[units.Analyte], Iterable[str]]) -> Q:
+    """OR over every analyte of (analyte = code AND <unit_field> in allowed(analyte))."""
+    return reduce(
+        or_,
+        (Q(analyte=code, **{f"{unit_field}__in": list(allowed(a))}) for code, a in units.ANALYTES.items()),
+    )
+
+
+class LabResult(models.Model):
+    """A lab value as entered, beside the same value in the analyte's canonical unit (computed)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="labs")
+    analyte = models.CharField(max_length=32, choices=units.ANALYTE_CHOICES)
+    value_entered = models.DecimalField(max_digits=12, decimal_places=4, validators=[MinValueValidator(0)])
+    unit_entered = models.CharField(max_length=16)
+    value_canonical = models.DecimalField(max_digits=12, decimal_places=4, editable=False)
+    unit_canonical = models.CharField(max_length=16, editable=False)
+    collected_on = models.DateField()
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    entered_at = models.DateTimeField(auto_now_add=True)
+    notes = models.TextField(blank=True)
+
+    objects = AuditedManager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "collected_on", "analyte"]
+        indexes = [
+            models.Index(
+                fields=["patient", "analyte", "collected_on"],
+                name="lab_patient_analyte_date",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=_unit_pairs("unit_entered", lambda a: a.unit_symbols),
+                name="labresult_unit_valid",
+            ),
+            models.CheckConstraint(
+                condition=_unit_pairs("unit_canonical", lambda a: [a.canonical]),
+                name="labresult_canonical_unit_valid",
+            ),
+            models.CheckConstraint(condition=Q(value_entered__gte=0), name="labresult_value_not_negative"),
+            models.CheckConstraint(
+                condition=Q(value_canonical__gte=0),
+                name="labresult_canonical_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_analyte_display()} {self.value_entered} {self.unit_entered} on {self.collected_on}"
+
+    def clean(self) -> None:
+        """Normalise the unit's spelling and compute the canonical value from what was entered."""
+        if self.value_entered is None or not self.analyte:
+            return
+        try:
+            self.unit_entered = units.unit_for(self.analyte, self.unit_entered).symbol
+            self.value_canonical = units.to_canonical(self.analyte, self.value_entered, self.unit_entered)
+            self.unit_canonical = units.canonical_unit(self.analyte)
+        except units.UnitError as error:
+            field = {"unit": "unit_entered", "value": "value_entered"}.get(error.field, error.field)
+            raise ValidationError({field: error.message}) from None
+
+
+class SymptomCheck(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="symptom_checks")
+    checked_on = models.DateField()
+    neurological = models.BooleanField(help_text="Paresthesia, numbness, gait or cognitive trouble.")
+    depression = models.BooleanField(help_text="Depressive symptoms.")
+    notes = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "checked_on"]
+
+    def __str__(self) -> str:
+        return f"Symptom check on {self.checked_on}"
+
+
+class Medication(models.Model):
+    Name = MedicationName
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="medications")
+    name = models.CharField(max_length=20, choices=Name.choices)
+    detail = models.TextField(blank=True, help_text="Which medication, when not folic acid; dose.")
+    start = models.DateField()
+    stop = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(name__in=_choice_values(MedicationName)),
+                name="medication_name_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(name="other") | ~Q(detail=""),
+                name="medication_detail_for_other",
+            ),
+            models.CheckConstraint(
+                condition=Q(stop__isnull=True) | Q(stop__gte=F("start")),
+                name="medication_stop_not_before_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.detail if self.name == self.Name.OTHER else self.get_name_display()
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.name == self.Name.OTHER and not self.detail.strip():
+            errors["detail"] = "Name the medication."
+        if self.stop is not None and self.start is not None and self.stop < self.start:
+            errors["stop"] = "The stop date cannot be before the start date."
+        if errors:
+            raise ValidationError(errors)

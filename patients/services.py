@@ -1,0 +1,597 @@
+"""Every write to the clinical record (HackSoft-style services).
+
+Each service takes keyword-only arguments, runs in one transaction, validates with full_clean()
+before saving and raises ValidationError({field: message}) naming its own argument, so bad input
+changes nothing. Actions only physicians may take check the acting user's permission here, on the
+server, whatever the caller. Every change the protocol engine reads ends in _clinical_facts_changed().
+Time is passed in (`today`, `now`) so tests and the demo seed can fix it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from accounts import roles
+from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
+from protocols.engine import units
+from protocols.engine.profiles import DEFAULT_PROFILE_SLUG
+from protocols.models import ProtocolProfile
+
+FUTURE_DATE = "This date is in the future."
+FUTURE_TIME = "This time is in the future."
+
+PATIENT_EDITABLE_FIELDS = frozenset(
+    {
+        "mrn",
+        "given_name",
+        "family_name",
+        "birth_date",
+        "sex",
+        "email",
+        "phone",
+        "neurological_involvement",
+        "pregnancy",
+        "dietary_intake_adequate",
+    }
+)
+CAUSE_EDITABLE_FIELDS = frozenset({"length_cm", "procedure", "start", "stop", "note"})
+INJECTION_EDITABLE_FIELDS = frozenset(
+    {"given_at", "drug", "dose_mcg", "route", "site", "lot_number", "lot_expiry", "notes"}
+)
+
+
+def _clinical_facts_changed(patient: Patient) -> None:
+    """Called, inside the writing transaction, after every change the protocol engine reads.
+
+    Refreshes the stored care status in that same transaction, so a dashboard never shows a status
+    computed from facts that have since changed, and a rolled-back write rolls the status back too.
+    """
+    from protocols.services import care_status_refresh  # protocols.services imports patients.models
+
+    care_status_refresh(patient=patient)
+
+
+# Helpers -------------------------------------------------------------------------------------------
+
+
+def _require(user: AbstractBaseUser, permission: str, action: str) -> None:
+    if not user.has_perm(permission):
+        raise PermissionDenied(f"{user} may not {action}: that takes the permission {permission}.")
+
+
+def _is_future_date(value: object, today: datetime.date) -> bool:
+    # A value that is not a date yet has already been refused by full_clean.
+    return isinstance(value, datetime.date) and not isinstance(value, datetime.datetime) and value > today
+
+
+def _validate(
+    instance: models.Model,
+    *,
+    extra: Mapping[str, str | None] | None = None,
+    rename: Mapping[str, str] | None = None,
+) -> None:
+    """full_clean() plus the service's own checks; one ValidationError naming the service's arguments.
+
+    `extra` maps a model field to a message (None: no problem); it is only reported when the field
+    passed full_clean. `rename` maps model field names to the service's argument names.
+    """
+    errors: dict[str, list[str]] = {}
+    try:
+        instance.full_clean()
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    for field, message in (extra or {}).items():
+        if message and field not in errors:
+            errors[field] = [message]
+    if errors:
+        rename = rename or {}
+        _refuse(instance, {rename.get(field, field): messages for field, messages in errors.items()})
+
+
+def _refuse(instance: models.Model, errors: Mapping[str, Any]) -> None:
+    """Raise ValidationError(errors), first undoing the refused changes on a saved instance so that the
+    caller's object matches the database again."""
+    if instance.pk is not None:
+        instance.refresh_from_db()
+    raise ValidationError(dict(errors))
+
+
+def _save(instance: models.Model, *, by: AbstractBaseUser | None, reason: str | None = None) -> None:
+    # Outside a request (seed, Celery, shell) HistoryRequestMiddleware knows no user: name it here.
+    if by is not None:
+        instance._history_user = by  # type: ignore[attr-defined]
+    if reason:
+        instance._change_reason = reason  # type: ignore[attr-defined]
+    instance.save()
+
+
+def _apply(instance: models.Model, data: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValueError(f"Cannot change {', '.join(sorted(unknown))} of {type(instance).__name__} here.")
+    for field, value in data.items():
+        setattr(instance, field, value)
+
+
+# Patients ------------------------------------------------------------------------------------------
+
+
+def _birth_date_problem(birth_date: object, today: datetime.date) -> str | None:
+    return "The birth date cannot be in the future." if _is_future_date(birth_date, today) else None
+
+
+def _email_problem(patient: Patient) -> str | None:
+    if patient.email_reminders_consent and not patient.email:
+        return "Give an email address to send reminders to."
+    return None
+
+
+@transaction.atomic
+def patient_create(
+    *,
+    mrn: str,
+    given_name: str,
+    family_name: str,
+    birth_date: datetime.date,
+    sex: str,
+    email: str = "",
+    phone: str = "",
+    email_reminders_consent: bool = False,
+    neurological_involvement: bool = False,
+    pregnancy: str = Patient.Pregnancy.NONE,
+    dietary_intake_adequate: str = Patient.DietaryIntake.UNKNOWN,
+    profile: ProtocolProfile | None = None,
+    by: AbstractBaseUser | None = None,
+    today: datetime.date | None = None,
+) -> Patient:
+    """A new patient with a regimen on `profile` (default: the clinic's default profile)."""
+    today = today or timezone.localdate()
+    patient = Patient(
+        mrn=mrn.strip(),
+        given_name=given_name.strip(),
+        family_name=family_name.strip(),
+        birth_date=birth_date,
+        sex=sex,
+        email=email.strip(),
+        phone=phone.strip(),
+        email_reminders_consent=email_reminders_consent,
+        neurological_involvement=neurological_involvement,
+        pregnancy=pregnancy,
+        dietary_intake_adequate=dietary_intake_adequate,
+    )
+    _validate(
+        patient,
+        extra={"birth_date": _birth_date_problem(birth_date, today), "email": _email_problem(patient)},
+    )
+    if profile is None:
+        profile = ProtocolProfile.objects.get(slug=DEFAULT_PROFILE_SLUG)
+    elif not profile.is_active:
+        raise ValidationError({"profile": f"The profile {profile.name} is not in use any more."})
+    _save(patient, by=by)
+    _save(Regimen(patient=patient, profile=profile), by=by)
+    _clinical_facts_changed(patient)
+    return patient
+
+
+@transaction.atomic
+def patient_update(
+    *,
+    patient: Patient,
+    data: Mapping[str, Any],
+    by: AbstractBaseUser | None = None,
+    today: datetime.date | None = None,
+) -> Patient:
+    """Change the fields named in `data` (only PATIENT_EDITABLE_FIELDS)."""
+    today = today or timezone.localdate()
+    _apply(patient, data, PATIENT_EDITABLE_FIELDS)
+    _validate(
+        patient,
+        extra={"birth_date": _birth_date_problem(patient.birth_date, today), "email": _email_problem(patient)},
+    )
+    _save(patient, by=by)
+    _clinical_facts_changed(patient)
+    return patient
+
+
+@transaction.atomic
+def patient_set_email_consent(
+    *,
+    patient: Patient,
+    consent: bool,
+    by: AbstractBaseUser | None = None,
+    now: datetime.datetime | None = None,
+) -> Patient:
+    """Give or withdraw consent to email reminders; withdrawing records when (the opt-out time)."""
+    patient.email_reminders_consent = consent
+    patient.email_opt_out_at = None if consent else (now or timezone.now())
+    _validate(patient, extra={"email": _email_problem(patient)})
+    _save(patient, by=by)
+    return patient
+
+
+@transaction.atomic
+def patient_discharge(
+    *,
+    patient: Patient,
+    by: AbstractBaseUser | None = None,
+    now: datetime.datetime | None = None,
+) -> Patient:
+    if not patient.is_active:
+        raise ValidationError({"patient": f"{patient.full_name} was already discharged."})
+    patient.is_active = False
+    patient.discharged_at = now or timezone.now()
+    _validate(patient)
+    _save(patient, by=by)
+    _clinical_facts_changed(patient)
+    return patient
+
+
+# Causes --------------------------------------------------------------------------------------------
+
+
+def _cause_date_problem(cause: Cause, today: datetime.date) -> str | None:
+    return "A cause cannot start in the future." if _is_future_date(cause.start, today) else None
+
+
+@transaction.atomic
+def cause_add(
+    *,
+    patient: Patient,
+    kind: str,
+    by: AbstractBaseUser,
+    length_cm: int | None = None,
+    procedure: str = "",
+    start: datetime.date | None = None,
+    stop: datetime.date | None = None,
+    note: str = "",
+    today: datetime.date | None = None,
+) -> Cause:
+    _require(by, roles.ADD_CAUSE, "record a cause of deficiency")
+    today = today or timezone.localdate()
+    cause = Cause(
+        patient=patient,
+        kind=kind,
+        length_cm=length_cm,
+        procedure=procedure,
+        start=start,
+        stop=stop,
+        note=note.strip(),
+    )
+    _validate(cause, extra={"start": _cause_date_problem(cause, today)})
+    _save(cause, by=by)
+    _clinical_facts_changed(patient)
+    return cause
+
+
+@transaction.atomic
+def cause_update(
+    *,
+    cause: Cause,
+    data: Mapping[str, Any],
+    by: AbstractBaseUser,
+    today: datetime.date | None = None,
+) -> Cause:
+    """Change a cause's details (e.g. the date a PPI was stopped); the kind itself never changes."""
+    _require(by, roles.CHANGE_CAUSE, "change a cause of deficiency")
+    today = today or timezone.localdate()
+    _apply(cause, data, CAUSE_EDITABLE_FIELDS)
+    _validate(cause, extra={"start": _cause_date_problem(cause, today)})
+    _save(cause, by=by)
+    _clinical_facts_changed(cause.patient)
+    return cause
+
+
+@transaction.atomic
+def cause_remove(*, cause: Cause, by: AbstractBaseUser, reason: str = "") -> None:
+    _require(by, roles.DELETE_CAUSE, "remove a cause of deficiency")
+    patient = cause.patient
+    cause._history_user = by  # type: ignore[attr-defined]
+    cause._change_reason = reason or None  # type: ignore[attr-defined]
+    cause.delete()
+    _clinical_facts_changed(patient)
+
+
+# Regimen -------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def regimen_set_profile(*, regimen: Regimen, profile: ProtocolProfile, by: AbstractBaseUser) -> Regimen:
+    _require(by, roles.CHANGE_REGIMEN, "change a regimen's protocol profile")
+    if not profile.is_active:
+        raise ValidationError({"profile": f"The profile {profile.name} is not in use any more."})
+    regimen.profile = profile
+    _validate(regimen)
+    _save(regimen, by=by)
+    _clinical_facts_changed(regimen.patient)
+    return regimen
+
+
+@transaction.atomic
+def regimen_set_interval_override(
+    *,
+    regimen: Regimen,
+    months: int,
+    reason: str,
+    by: AbstractBaseUser,
+    now: datetime.datetime | None = None,
+) -> Regimen:
+    """SCHED-OVERRIDE: a physician sets the maintenance interval; it wins over the profile's."""
+    _require(by, roles.MAKE_DECISION, "set a maintenance interval")
+    if months is None:
+        raise ValidationError({"months": "Give the interval in months (1 to 12)."})
+    regimen.maintenance_interval_months = months
+    regimen.interval_reason = reason.strip()
+    regimen.interval_set_by = by
+    regimen.interval_set_at = now or timezone.now()
+    _validate(regimen, rename={"maintenance_interval_months": "months", "interval_reason": "reason"})
+    _save(regimen, by=by, reason=regimen.interval_reason)
+    _clinical_facts_changed(regimen.patient)
+    return regimen
+
+
+@transaction.atomic
+def regimen_clear_interval_override(*, regimen: Regimen, by: AbstractBaseUser) -> Regimen:
+    """Back to the interval the protocol suggests; the history keeps the old override and its reason."""
+    _require(by, roles.MAKE_DECISION, "clear a maintenance interval")
+    regimen.maintenance_interval_months = None
+    regimen.interval_reason = ""
+    regimen.interval_set_by = None
+    regimen.interval_set_at = None
+    _validate(regimen)
+    _save(regimen, by=by)
+    _clinical_facts_changed(regimen.patient)
+    return regimen
+
+
+@transaction.atomic
+def regimen_switch_to_oral(
+    *,
+    regimen: Regimen,
+    since: datetime.date,
+    by: AbstractBaseUser,
+    today: datetime.date | None = None,
+) -> Regimen:
+    """SCHED-ORAL: injections stop being due from `since`; a physician's decision."""
+    _require(by, roles.MAKE_DECISION, "switch a patient to oral therapy")
+    today = today or timezone.localdate()
+    if regimen.oral_since is not None:
+        raise ValidationError({"since": f"Already on oral therapy since {regimen.oral_since:%d %b %Y}."})
+    regimen.oral_since = since
+    _validate(
+        regimen,
+        extra={"oral_since": FUTURE_DATE if _is_future_date(since, today) else None},
+        rename={"oral_since": "since"},
+    )
+    _save(regimen, by=by)
+    _clinical_facts_changed(regimen.patient)
+    return regimen
+
+
+@transaction.atomic
+def regimen_resume_injections(*, regimen: Regimen, by: AbstractBaseUser) -> Regimen:
+    _require(by, roles.MAKE_DECISION, "resume injections")
+    regimen.oral_since = None
+    _save(regimen, by=by)
+    _clinical_facts_changed(regimen.patient)
+    return regimen
+
+
+# Injections ----------------------------------------------------------------------------------------
+
+
+def _injection_problems(injection: Injection, now: datetime.datetime) -> dict[str, str | None]:
+    given_at = injection.given_at
+    future = isinstance(given_at, datetime.datetime) and given_at > now
+    return {
+        "patient": None if injection.patient.is_active else "The patient has been discharged.",
+        "given_at": FUTURE_TIME if future else None,
+    }
+
+
+@transaction.atomic
+def injection_record(
+    *,
+    patient: Patient,
+    given_at: datetime.datetime,
+    drug: str,
+    dose_mcg: int,
+    route: str,
+    site: str,
+    lot_number: str,
+    lot_expiry: datetime.date,
+    given_by: AbstractBaseUser,
+    notes: str = "",
+    now: datetime.datetime | None = None,
+) -> Injection:
+    now = now or timezone.now()
+    injection = Injection(
+        patient=patient,
+        given_at=given_at,
+        drug=drug,
+        dose_mcg=dose_mcg,
+        route=route,
+        site=site,
+        lot_number=lot_number.strip(),
+        lot_expiry=lot_expiry,
+        given_by=given_by,
+        notes=notes.strip(),
+    )
+    _validate(injection, extra=_injection_problems(injection, now))
+    _save(injection, by=given_by)
+    _clinical_facts_changed(patient)
+    return injection
+
+
+@transaction.atomic
+def injection_correct(
+    *,
+    injection: Injection,
+    data: Mapping[str, Any],
+    by: AbstractBaseUser,
+    reason: str,
+    now: datetime.datetime | None = None,
+) -> Injection:
+    """Correct a recorded injection (a typo in the lot, the wrong site); the reason goes in the history."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the record is corrected."})
+    now = now or timezone.now()
+    _apply(injection, data, INJECTION_EDITABLE_FIELDS)
+    problems = _injection_problems(injection, now)
+    problems["patient"] = None  # a discharged patient's record may still be corrected
+    _validate(injection, extra=problems)
+    _save(injection, by=by, reason=reason.strip())
+    _clinical_facts_changed(injection.patient)
+    return injection
+
+
+@transaction.atomic
+def injection_delete(*, injection: Injection, by: AbstractBaseUser, reason: str) -> None:
+    """Remove an injection recorded in error; the history keeps it, with who removed it and why."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the record is removed."})
+    patient = injection.patient
+    injection._history_user = by  # type: ignore[attr-defined]
+    injection._change_reason = reason.strip()  # type: ignore[attr-defined]
+    injection.delete()
+    _clinical_facts_changed(patient)
+
+
+# Labs ----------------------------------------------------------------------------------------------
+
+_LAB_RENAME = {"value_entered": "value", "unit_entered": "unit"}
+
+
+def _set_lab_value(lab: LabResult, *, value: object, unit: str) -> dict[str, str]:
+    """Put the parsed value and the unit's standard spelling on `lab`; the problems, by argument name."""
+    problems: dict[str, str] = {}
+    try:
+        lab.value_entered = units.parse_value(value)
+    except units.UnitError as error:
+        problems[error.field] = error.message
+    try:
+        lab.unit_entered = units.unit_for(lab.analyte, unit).symbol
+    except units.UnitError as error:
+        problems[error.field] = error.message
+    return problems
+
+
+def _lab_validate(lab: LabResult, problems: dict[str, str], today: datetime.date) -> None:
+    if problems:
+        _refuse(lab, problems)
+    _validate(
+        lab,
+        extra={"collected_on": FUTURE_DATE if _is_future_date(lab.collected_on, today) else None},
+        rename=_LAB_RENAME,
+    )
+
+
+@transaction.atomic
+def lab_result_record(
+    *,
+    patient: Patient,
+    analyte: str,
+    value: Decimal | int | float | str,
+    unit: str,
+    collected_on: datetime.date,
+    entered_by: AbstractBaseUser,
+    notes: str = "",
+    today: datetime.date | None = None,
+) -> LabResult:
+    """Record a lab value as entered; the canonical value is computed (units.to_canonical)."""
+    today = today or timezone.localdate()
+    lab = LabResult(patient=patient, analyte=analyte, collected_on=collected_on, entered_by=entered_by, notes=notes)
+    _lab_validate(lab, _set_lab_value(lab, value=value, unit=unit), today)
+    _save(lab, by=entered_by)
+    _clinical_facts_changed(patient)
+    return lab
+
+
+@transaction.atomic
+def lab_result_correct(
+    *,
+    lab: LabResult,
+    value: Decimal | int | float | str,
+    unit: str,
+    by: AbstractBaseUser,
+    reason: str,
+    collected_on: datetime.date | None = None,
+    today: datetime.date | None = None,
+) -> LabResult:
+    """Correct a mistyped value, unit or date; `entered_by` stays, the history names the corrector."""
+    today = today or timezone.localdate()
+    problems = _set_lab_value(lab, value=value, unit=unit)
+    if not reason.strip():
+        problems["reason"] = "Say why the result is corrected."
+    if collected_on is not None:
+        lab.collected_on = collected_on
+    _lab_validate(lab, problems, today)
+    _save(lab, by=by, reason=reason.strip())
+    _clinical_facts_changed(lab.patient)
+    return lab
+
+
+# Symptoms and medications --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def symptom_check_record(
+    *,
+    patient: Patient,
+    checked_on: datetime.date,
+    neurological: bool,
+    depression: bool,
+    recorded_by: AbstractBaseUser,
+    notes: str = "",
+    today: datetime.date | None = None,
+) -> SymptomCheck:
+    today = today or timezone.localdate()
+    check = SymptomCheck(
+        patient=patient,
+        checked_on=checked_on,
+        neurological=neurological,
+        depression=depression,
+        notes=notes.strip(),
+        recorded_by=recorded_by,
+    )
+    _validate(check, extra={"checked_on": FUTURE_DATE if _is_future_date(checked_on, today) else None})
+    _save(check, by=recorded_by)
+    _clinical_facts_changed(patient)
+    return check
+
+
+@transaction.atomic
+def medication_start(
+    *,
+    patient: Patient,
+    name: str,
+    start: datetime.date,
+    recorded_by: AbstractBaseUser,
+    detail: str = "",
+    today: datetime.date | None = None,
+) -> Medication:
+    today = today or timezone.localdate()
+    medication = Medication(patient=patient, name=name, detail=detail.strip(), start=start, recorded_by=recorded_by)
+    _validate(medication, extra={"start": FUTURE_DATE if _is_future_date(start, today) else None})
+    _save(medication, by=recorded_by)
+    _clinical_facts_changed(patient)
+    return medication
+
+
+@transaction.atomic
+def medication_stop(*, medication: Medication, stop: datetime.date, by: AbstractBaseUser) -> Medication:
+    """Record when a medication stops (or will stop: a planned stop date may lie in the future)."""
+    if medication.stop is not None:
+        raise ValidationError({"stop": f"Already stopped on {medication.stop:%d %b %Y}."})
+    medication.stop = stop
+    _validate(medication)
+    _save(medication, by=by)
+    _clinical_facts_changed(medication.patient)
+    return medication

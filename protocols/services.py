@@ -1,0 +1,334 @@
+"""The imperative shell around the engine: load a patient's facts, evaluate, store the care status.
+
+`care_status_refresh` runs inside the caller's transaction (patients.services calls it after every
+change the engine reads), so a saved injection and the due date it moves commit together.
+`care_status_refresh_all` is the daily pass that makes date-driven alerts (overdue) appear without
+anyone touching the record. `patient_explanation` says why, rule by rule.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from patients.models import Cause, Injection, LabResult, Medication, Patient, SymptomCheck
+from protocols.engine.evaluate import Evaluation, evaluate
+from protocols.engine.facts import (
+    CauseFact,
+    Facts,
+    InjectionFact,
+    LabFact,
+    MedicationFact,
+    PatientFacts,
+    RegimenFacts,
+    SymptomFact,
+)
+from protocols.engine.profiles import DEFAULT_PROFILE_SLUG, Profile
+from protocols.engine.rules import RULES, SEVERITY_ORDER
+from protocols.models import CareStatus, ProtocolProfile, Severity
+from protocols.selectors import profile_to_engine
+
+_DIETARY_INTAKE = {"yes": True, "no": False}
+_SEVERITY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "info": Severity.INFO}
+_STATUS_FIELDS = [
+    "profile",
+    "profile_version",
+    "as_of",
+    "evaluated_at",
+    "phase",
+    "loading_doses_given",
+    "maintenance_interval_months",
+    "suggested_interval_months",
+    "maintenance_start",
+    "next_injection_due",
+    "next_recheck_due",
+    "recheck_labs",
+    "verdict",
+    "verdict_rules",
+    "verdict_unmet",
+    "alerts",
+    "alert_rules",
+    "highest_severity",
+    "rules",
+    "because",
+    "latest_b12",
+    "latest_b12_category",
+]
+
+
+def patients_for_evaluation(queryset: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Everything the engine reads, in six queries for any number of patients."""
+    return queryset.select_related("regimen__profile").prefetch_related(
+        Prefetch(
+            "causes",
+            queryset=Cause.objects.only("patient_id", "kind", "length_cm", "procedure", "start", "stop", "note"),
+        ),
+        Prefetch("injections", queryset=Injection.objects.only("patient_id", "given_at", "drug", "dose_mcg")),
+        Prefetch("labs", queryset=LabResult.objects.only("patient_id", "analyte", "collected_on", "value_canonical")),
+        Prefetch(
+            "symptom_checks",
+            queryset=SymptomCheck.objects.only("patient_id", "checked_on", "neurological", "depression"),
+        ),
+        Prefetch("medications", queryset=Medication.objects.only("patient_id", "name", "start", "stop")),
+    )
+
+
+def patient_facts(patient: Patient, *, as_of: datetime.date) -> Facts:
+    """The engine's facts for a patient loaded through `patients_for_evaluation` (or lazily)."""
+    regimen = getattr(patient, "regimen", None)
+    zone = timezone.get_current_timezone()
+    return Facts(
+        as_of=as_of,
+        patient=PatientFacts(
+            birth_date=patient.birth_date,
+            causes=tuple(
+                CauseFact(
+                    code=c.kind,
+                    length_cm=c.length_cm,
+                    procedure=c.procedure or None,
+                    start=c.start,
+                    stop=c.stop,
+                    note=c.note,
+                )
+                for c in patient.causes.all()
+            ),
+            neurological_involvement=patient.neurological_involvement,
+            pregnancy=patient.pregnancy,
+            dietary_intake_adequate=_DIETARY_INTAKE.get(patient.dietary_intake_adequate),
+        ),
+        regimen=RegimenFacts(
+            profile=regimen.profile.slug if regimen else DEFAULT_PROFILE_SLUG,
+            maintenance_interval_months=regimen.maintenance_interval_months if regimen else None,
+            oral_since=regimen.oral_since if regimen else None,
+        ),
+        # The clinic's calendar day of each injection, not UTC's.
+        injections=tuple(
+            InjectionFact(date=i.given_at.astimezone(zone).date(), drug=i.drug, dose_mcg=i.dose_mcg)
+            for i in patient.injections.all()
+        ),
+        labs=tuple(
+            LabFact(date=lab.collected_on, analyte=lab.analyte, value=lab.value_canonical) for lab in patient.labs.all()
+        ),
+        symptoms=tuple(
+            SymptomFact(date=s.checked_on, neurological=s.neurological, depression=s.depression)
+            for s in patient.symptom_checks.all()
+        ),
+        medications=tuple(MedicationFact(name=m.name, start=m.start, stop=m.stop) for m in patient.medications.all()),
+    )
+
+
+class _Profiles:
+    """Engine profiles by slug, loaded once per refresh."""
+
+    def __init__(self) -> None:
+        self.rows = {row.slug: row for row in ProtocolProfile.objects.all()}
+        self.engine = {slug: profile_to_engine(row) for slug, row in self.rows.items()}
+
+    def for_facts(self, facts: Facts) -> tuple[ProtocolProfile, Profile]:
+        slug = facts.regimen.profile
+        return self.rows[slug], self.engine[slug]
+
+
+def _status_values(evaluation: Evaluation, profile_row: ProtocolProfile, now: datetime.datetime) -> dict[str, object]:
+    alerts = [alert.to_dict() for alert in evaluation.alerts]
+    highest = max((_SEVERITY[a["severity"]] for a in alerts), default=Severity.NONE)
+    return {
+        "profile": profile_row,
+        "profile_version": evaluation.profile_version,
+        "as_of": evaluation.as_of,
+        "evaluated_at": now,
+        "phase": evaluation.phase,
+        "loading_doses_given": evaluation.loading_doses_given,
+        "maintenance_interval_months": evaluation.maintenance_interval_months,
+        "suggested_interval_months": evaluation.suggested_interval_months,
+        "maintenance_start": evaluation.maintenance_start,
+        "next_injection_due": evaluation.next_injection_due,
+        "next_recheck_due": evaluation.next_recheck_due,
+        "recheck_labs": list(evaluation.recheck_labs),
+        "verdict": evaluation.discontinuation.verdict,
+        "verdict_rules": list(evaluation.discontinuation.rules),
+        "verdict_unmet": list(evaluation.discontinuation.unmet),
+        "alerts": alerts,
+        "alert_rules": "".join(f",{a['rule']}" for a in alerts) + ("," if alerts else ""),
+        "highest_severity": highest,
+        "rules": list(evaluation.rules),
+        "because": {key: list(value) for key, value in evaluation.because.items()},
+        "latest_b12": evaluation.latest_b12,
+        "latest_b12_category": evaluation.latest_b12_category or "",
+    }
+
+
+def patient_evaluate(*, patient: Patient, today: datetime.date | None = None) -> Evaluation:
+    """Evaluate one patient now, without storing anything (for previews and the chart)."""
+    as_of = today or timezone.localdate()
+    facts = patient_facts(patient, as_of=as_of)
+    _, profile = _Profiles().for_facts(facts)
+    return evaluate(facts, profile)
+
+
+# Patient ids whose refresh waits for the end of a `care_status_refresh_deferred()` block.
+_deferred: ContextVar[set[int] | None] = ContextVar("care_status_deferred", default=None)
+
+
+@contextmanager
+def care_status_refresh_deferred() -> Iterator[None]:
+    """Refresh each patient touched inside the block once, when it ends, instead of after every write.
+
+    For batches (the demo seed, imports) that write many facts of one patient. Put it inside the
+    batch's transaction so the statuses still commit with the facts; nothing is refreshed when the
+    block raises (the transaction is rolled back anyway)."""
+    if _deferred.get() is not None:  # nested: the outer block refreshes
+        yield
+        return
+    pending: set[int] = set()
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    if pending:
+        care_status_refresh_all(patients=Patient.objects.filter(pk__in=pending))
+
+
+@transaction.atomic
+def care_status_refresh(*, patient: Patient, today: datetime.date | None = None) -> CareStatus | None:
+    """Re-evaluate one patient and store the result, inside the caller's transaction (or, inside
+    `care_status_refresh_deferred()`, note the patient for the refresh at the end of that block)."""
+    pending = _deferred.get()
+    if pending is not None:
+        pending.add(patient.pk)
+        return None
+    as_of = today or timezone.localdate()
+    loaded = patients_for_evaluation(Patient.objects.filter(pk=patient.pk)).get()
+    facts = patient_facts(loaded, as_of=as_of)
+    profile_row, profile = _Profiles().for_facts(facts)
+    values = _status_values(evaluate(facts, profile), profile_row, timezone.now())
+    status, _ = CareStatus.objects.update_or_create(patient=loaded, defaults=values)
+    return status
+
+
+@dataclass(frozen=True)
+class RefreshSummary:
+    patients: int
+    alerts: int
+
+
+def _chunks(queryset: QuerySet[Patient], size: int) -> Iterator[list[int]]:
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def care_status_refresh_all(
+    *, today: datetime.date | None = None, patients: QuerySet[Patient] | None = None, chunk_size: int = 1000
+) -> RefreshSummary:
+    """Re-evaluate every active patient (or `patients`) and upsert their care statuses in bulk.
+
+    Each chunk is its own transaction: a refresh of 100,000 patients does not hold one long lock,
+    and a crash halfway leaves every stored status consistent with the facts it was computed from."""
+    as_of = today or timezone.localdate()
+    queryset = patients if patients is not None else Patient.objects.filter(is_active=True)
+    profiles = _Profiles()
+    now = timezone.now()
+    count = alerts = 0
+    for ids in _chunks(queryset, chunk_size):
+        rows = []
+        with transaction.atomic():
+            for patient in patients_for_evaluation(Patient.objects.filter(pk__in=ids)):
+                facts = patient_facts(patient, as_of=as_of)
+                profile_row, profile = profiles.for_facts(facts)
+                values = _status_values(evaluate(facts, profile), profile_row, now)
+                alerts += len(values["alerts"])  # type: ignore[arg-type]
+                rows.append(CareStatus(patient_id=patient.pk, **values))
+            CareStatus.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["patient"], update_fields=_STATUS_FIELDS
+            )
+        count += len(rows)
+    return RefreshSummary(patients=count, alerts=alerts)
+
+
+def care_status_refresh_stale(*, today: datetime.date | None = None) -> RefreshSummary:
+    """Refresh every active patient whose care status is missing or was evaluated before `today`."""
+    as_of = today or timezone.localdate()
+    stale = Patient.objects.filter(is_active=True).filter(Q(care_status__isnull=True) | Q(care_status__as_of__lt=as_of))
+    return care_status_refresh_all(today=as_of, patients=stale)
+
+
+@transaction.atomic
+def protocol_profile_save(*, profile: ProtocolProfile, today: datetime.date | None = None) -> ProtocolProfile:
+    """Save a clinic admin's change to a profile as a new version, and re-evaluate its patients.
+
+    The version goes up by one on every change; the historical row of each version is kept, so a
+    stored care status always names the exact settings that produced it."""
+    profile.full_clean()
+    if profile.pk is not None:
+        profile.version = ProtocolProfile.objects.select_for_update().get(pk=profile.pk).version + 1
+    profile.save()
+    care_status_refresh_all(today=today, patients=Patient.objects.filter(regimen__profile=profile))
+    return profile
+
+
+# --- Explanation -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleReason:
+    id: str
+    text: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ExplainedResult:
+    name: str
+    label: str
+    value: object
+    rules: tuple[RuleReason, ...]
+
+
+_EXPLAINED = (
+    ("phase", "Phase"),
+    ("next_injection_due", "Next injection due"),
+    ("maintenance_interval_months", "Maintenance interval (months)"),
+    ("suggested_interval_months", "The protocol's own interval (months)"),
+    ("next_recheck_due", "Next lab recheck due"),
+    ("recheck_labs", "Labs to draw at the recheck"),
+    ("discontinuation", "May injections ever stop?"),
+)
+
+
+def _reasons(rule_ids: Iterable[str]) -> tuple[RuleReason, ...]:
+    return tuple(RuleReason(rule_id, RULES[rule_id].text, RULES[rule_id].source) for rule_id in rule_ids)
+
+
+def care_status_explanation(status: CareStatus) -> list[ExplainedResult]:
+    """Each stored result with the rules behind it (their plain-language text and source), then each
+    alert with its rule. This is what the patient chart shows under "Why?"."""
+    values: dict[str, object] = {
+        "phase": status.phase,
+        "next_injection_due": status.next_injection_due,
+        "maintenance_interval_months": status.maintenance_interval_months,
+        "suggested_interval_months": status.suggested_interval_months,
+        "next_recheck_due": status.next_recheck_due,
+        "recheck_labs": status.recheck_labs,
+        "discontinuation": status.verdict,
+    }
+    explained = [
+        ExplainedResult(name, label, values[name], _reasons(status.because.get(name, ())))
+        for name, label in _EXPLAINED
+        if name in status.because
+    ]
+    for alert in sorted(status.alerts, key=lambda a: SEVERITY_ORDER[a["severity"]]):
+        explained.append(
+            ExplainedResult(
+                f"alert:{alert['rule']}", f"Alert ({alert['severity']})", alert["message"], _reasons([alert["rule"]])
+            )
+        )
+    return explained

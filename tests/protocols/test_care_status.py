@@ -1,0 +1,214 @@
+"""The stored care status follows the facts: refreshed in the writing transaction, once a day for
+every active patient, re-evaluated when a profile changes, and explained rule by rule."""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.db import transaction
+
+from patients import services
+from patients.models import Patient
+from protocols.models import CareStatus, ProtocolProfile, Severity
+from protocols.services import (
+    care_status_explanation,
+    care_status_refresh_all,
+    care_status_refresh_deferred,
+    care_status_refresh_stale,
+    protocol_profile_save,
+)
+from protocols.tasks import refresh_stale_care_statuses
+from tests.conftest import NOW, TODAY
+
+pytestmark = pytest.mark.django_db
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def status(patient: Patient) -> CareStatus:
+    return CareStatus.objects.get(patient=patient)
+
+
+def give(patient: Patient, nurse, when: datetime.datetime, **extra) -> None:
+    services.injection_record(
+        patient=patient,
+        given_at=when,
+        drug="cyanocobalamin",
+        dose_mcg=1000,
+        route="im",
+        site="left_deltoid",
+        lot_number="L1",
+        lot_expiry=datetime.date(2027, 1, 31),
+        given_by=nurse,
+        now=NOW,
+        **extra,
+    )
+
+
+def at(day: str, hour: int = 10) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(f"{day}T{hour:02d}:00").replace(tzinfo=LONDON)
+
+
+def test_it_evaluates_a_new_patient_at_once(patient: Patient) -> None:
+    s = status(patient)
+    assert (s.phase, s.next_injection_due, s.as_of) == ("not_started", TODAY, TODAY)
+    assert s.verdict == "continue" and s.verdict_rules == ["STOP-CAUSE-UNKNOWN"]
+    assert s.profile.slug == "monthly-cyanocobalamin" and s.profile_version == 1
+
+
+def test_it_moves_the_due_date_in_the_same_transaction_as_the_injection(patient: Patient, nurse) -> None:
+    with transaction.atomic():
+        give(patient, nurse, at("2026-03-01", 9))
+        # Seen from inside the writing transaction, before commit:
+        assert (status(patient).phase, status(patient).next_injection_due) == ("loading", datetime.date(2026, 3, 8))
+
+
+def test_it_rolls_the_status_back_with_a_failed_write(patient: Patient, nurse) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():
+        give(patient, nurse, at("2026-03-01", 9))
+        assert status(patient).phase == "loading"
+        raise Boom
+    assert status(patient).phase == "not_started"
+
+
+def test_it_follows_a_lab_result_and_its_correction(patient: Patient, nurse) -> None:
+    lab = services.lab_result_record(
+        patient=patient, analyte="b12", value="250", unit="pg/mL", collected_on=TODAY, entered_by=nurse, today=TODAY
+    )
+    s = status(patient)
+    assert "ALERT-B12-BORDERLINE" in s.alert_rules and s.latest_b12 == Decimal("250")
+    assert s.highest_severity == Severity.MEDIUM
+    services.lab_result_correct(
+        lab=lab, value="453", unit="pmol/L", by=nurse, reason="typed in the wrong unit", today=TODAY
+    )
+    s = status(patient)
+    assert "ALERT-B12-BORDERLINE" not in s.alert_rules
+    assert s.latest_b12 == Decimal("613.9875") and s.latest_b12_category == "normal"
+
+
+def test_it_follows_symptom_checks_medications_causes_and_flags(patient: Patient, nurse, physician) -> None:
+    services.medication_start(patient=patient, name="folic_acid", start=TODAY, recorded_by=nurse, today=TODAY)
+    assert {"ALERT-FOLIC-BEFORE-B12", "ALERT-FOLIC-NO-DEFICIENCY"} <= set(status(patient).alert_rule_ids())
+    assert status(patient).highest_severity == Severity.HIGH
+
+    services.cause_add(patient=patient, kind="pernicious_anemia", by=physician, today=TODAY)
+    assert status(patient).verdict == "lifelong"
+
+    services.patient_update(patient=patient, data={"neurological_involvement": True}, by=physician, today=TODAY)
+    services.regimen_set_profile(
+        regimen=patient.regimen, profile=ProtocolProfile.objects.get(slug="hydroxocobalamin-3-monthly"), by=physician
+    )
+    assert status(patient).maintenance_interval_months == 2  # SCHED-NEURO-INTERVAL
+    assert status(patient).because["maintenance_interval_months"] == ["SCHED-NEURO-INTERVAL"]
+
+    services.regimen_set_interval_override(regimen=patient.regimen, months=1, reason="numbness returns", by=physician)
+    s = status(patient)
+    assert (s.maintenance_interval_months, s.suggested_interval_months) == (1, 2)
+
+    services.symptom_check_record(
+        patient=patient, checked_on=TODAY, neurological=True, depression=False, recorded_by=nurse, today=TODAY
+    )
+    assert status(patient).rules  # evaluated again without error
+
+
+def test_it_uses_the_clinics_calendar_day_for_an_injection(patient: Patient, nurse) -> None:
+    with time_machine.travel(at("2026-07-01", 12), tick=False):
+        services.injection_record(
+            patient=patient,
+            given_at=datetime.datetime(2026, 6, 30, 23, 30, tzinfo=datetime.UTC),
+            drug="cyanocobalamin",
+            dose_mcg=1000,
+            route="im",
+            site="left_deltoid",
+            lot_number="L1",
+            lot_expiry=datetime.date(2027, 1, 31),
+            given_by=nurse,
+        )
+        # 23:30 UTC on 30 June is 00:30 on 1 July in London (BST), so the next loading dose is 8 July.
+        assert status(patient).next_injection_due == datetime.date(2026, 7, 8)
+
+
+def test_the_daily_refresh_raises_overdue_alerts_without_anyone_touching_the_record(
+    patient: Patient, nurse, clock
+) -> None:
+    give(patient, nurse, at("2026-03-01", 9))
+    assert "ALERT-INJECTION-OVERDUE" not in status(patient).alert_rules
+    clock.move_to(at("2026-03-10", 1))
+    assert refresh_stale_care_statuses() == 1
+    s = status(patient)
+    assert s.as_of == datetime.date(2026, 3, 10)
+    assert "ALERT-INJECTION-OVERDUE" in s.alert_rules and s.highest_severity == Severity.HIGH
+    assert refresh_stale_care_statuses() == 0  # the day's work is done; a second run changes nothing
+
+
+def test_the_daily_refresh_skips_discharged_patients(make_patient, nurse) -> None:
+    kept, gone = make_patient(), make_patient()
+    services.patient_discharge(patient=gone, by=nurse)
+    with time_machine.travel(at("2026-03-05"), tick=False):
+        summary = care_status_refresh_stale()
+    assert summary.patients == 1
+    assert status(kept).as_of == datetime.date(2026, 3, 5)
+    assert status(gone).as_of == TODAY
+
+
+def test_the_refresh_runs_in_a_constant_number_of_queries(make_patient, nurse, django_assert_max_num_queries) -> None:
+    for _ in range(3):
+        patient = make_patient()
+        give(patient, nurse, at("2026-03-01", 9))
+        services.lab_result_record(
+            patient=patient, analyte="b12", value=400, unit="pg/mL", collected_on=TODAY, entered_by=nurse, today=TODAY
+        )
+    with django_assert_max_num_queries(12):
+        small = care_status_refresh_all()
+    for _ in range(12):
+        make_patient()
+    with django_assert_max_num_queries(12):
+        large = care_status_refresh_all()
+    assert (small.patients, large.patients) == (3, 15)
+
+
+def test_a_profile_change_is_a_new_version_and_re_evaluates_its_patients(patient: Patient, nurse) -> None:
+    for day in ("2026-02-08", "2026-02-15", "2026-02-22", "2026-03-01"):
+        give(patient, nurse, at(day))
+    assert status(patient).next_injection_due == datetime.date(2026, 4, 1)
+    profile = ProtocolProfile.objects.get(slug="monthly-cyanocobalamin")
+    profile.maintenance_interval_months = 2
+    protocol_profile_save(profile=profile)
+    profile.refresh_from_db()
+    assert profile.version == 2
+    s = status(patient)
+    assert (s.profile_version, s.next_injection_due) == (2, datetime.date(2026, 5, 1))
+    assert profile.history.filter(version=1).exists()
+
+
+def test_it_explains_each_result_with_its_rules_text_and_source(make_patient, physician, nurse) -> None:
+    patient = make_patient()
+    services.cause_add(patient=patient, kind="ileal_resection", length_cm=40, by=physician, today=TODAY)
+    give(patient, nurse, at("2026-02-01"))
+    explained = {item.name: item for item in care_status_explanation(status(patient))}
+    assert [r.id for r in explained["discontinuation"].rules] == ["STOP-ILEAL"]
+    assert "20 cm" in explained["discontinuation"].rules[0].text
+    assert explained["discontinuation"].rules[0].source == "recheck-and-discontinuation.txt"
+    assert [r.id for r in explained["maintenance_interval_months"].rules] == ["SCHED-ILEAL"]
+    assert explained["alert:ALERT-INJECTION-OVERDUE"].rules[0].id == "ALERT-INJECTION-OVERDUE"
+    assert "overdue" in str(explained["alert:ALERT-INJECTION-OVERDUE"].value)
+
+
+def test_a_deferred_block_refreshes_each_patient_once_at_its_end(patient: Patient, nurse) -> None:
+    with transaction.atomic(), care_status_refresh_deferred():
+        for day in ("2026-02-08", "2026-02-15", "2026-02-22"):
+            give(patient, nurse, at(day))
+        assert status(patient).phase == "not_started"  # not yet: refreshed when the block ends
+    assert (status(patient).phase, status(patient).loading_doses_given) == ("loading", 3)

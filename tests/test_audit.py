@@ -1,0 +1,132 @@
+"""Every change to a clinical record leaves a history row naming who made it; nothing bypasses that
+with bulk writes; opening a chart is logged."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from audit.models import ChartView
+from audit.services import chart_view_log
+from patients import services
+from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
+from patients.querysets import AuditBypassError, bulk_create_with_history, bulk_update_with_history
+
+pytestmark = pytest.mark.django_db
+
+CLINICAL_MODELS = [Patient, Cause, Regimen, Injection, LabResult, SymptomCheck, Medication]
+
+
+def test_it_keeps_who_created_changed_and_deleted_an_injection(injection_kwargs, nurse, physician, now) -> None:
+    injection = services.injection_record(**injection_kwargs)
+    services.injection_correct(
+        injection=injection, data={"lot_number": "CY2601-02"}, by=physician, reason="Lot misread", now=now
+    )
+    services.injection_delete(injection=injection, by=physician, reason="Given at another clinic")
+
+    rows = list(Injection.history.order_by("history_date", "history_id"))
+    assert [(r.history_type, r.history_user, r.lot_number) for r in rows] == [
+        ("+", nurse, "CY2601-01"),
+        ("~", physician, "CY2601-02"),
+        ("-", physician, "CY2601-02"),
+    ]
+    assert [r.history_change_reason for r in rows] == [None, "Lot misread", "Given at another clinic"]
+    assert not Injection.objects.exists()
+
+
+def test_it_records_the_request_user_for_admin_changes(client: Client, superuser, patient: Patient) -> None:
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:patients_symptomcheck_add"),
+        {
+            "patient": patient.pk,
+            "checked_on": "2026-02-01",
+            "neurological": "on",
+            "notes": "",
+            "recorded_by": superuser.pk,
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    check = SymptomCheck.objects.get()
+    assert check.history.get().history_user == superuser
+
+
+@pytest.mark.parametrize("model", CLINICAL_MODELS)
+def test_it_keeps_history_of_every_clinical_model(model) -> None:
+    assert hasattr(model, "history")
+
+
+@pytest.mark.parametrize("model", CLINICAL_MODELS)
+def test_it_refuses_queryset_update(model, patient: Patient) -> None:
+    with pytest.raises(AuditBypassError, match="audit trail"):
+        model.objects.all().update(pk=1)
+
+
+def test_it_refuses_update_through_related_managers(patient: Patient) -> None:
+    with pytest.raises(AuditBypassError):
+        patient.injections.update(notes="bulk")
+
+
+def test_it_refuses_bulk_writes_outside_the_history_wrappers(injection_kwargs, nurse) -> None:
+    injection = services.injection_record(**injection_kwargs)
+    with pytest.raises(AuditBypassError, match="bulk_update_with_history"):
+        Injection.objects.bulk_update([injection], ["notes"])
+    check = SymptomCheck(
+        patient=injection.patient,
+        checked_on=datetime.date(2026, 1, 1),
+        neurological=False,
+        depression=False,
+        recorded_by=nurse,
+    )
+    with pytest.raises(AuditBypassError, match="bulk_create_with_history"):
+        SymptomCheck.objects.bulk_create([check])
+    assert not SymptomCheck.objects.exists()
+
+
+def test_it_bulk_writes_with_history_through_the_wrappers(patient: Patient, nurse) -> None:
+    checks = [
+        SymptomCheck(
+            patient=patient,
+            checked_on=datetime.date(2026, 1, day),
+            neurological=False,
+            depression=False,
+            recorded_by=nurse,
+        )
+        for day in (1, 2, 3)
+    ]
+    bulk_create_with_history(checks, SymptomCheck, default_user=nurse)
+    assert SymptomCheck.objects.count() == SymptomCheck.history.filter(history_type="+").count() == 3
+
+    saved = list(SymptomCheck.objects.all())
+    for check in saved:
+        check.notes = "reviewed"
+    bulk_update_with_history(saved, SymptomCheck, ["notes"], default_user=nurse)
+    assert SymptomCheck.history.filter(history_type="~", notes="reviewed").count() == 3
+    # Outside the wrapper the guard is back on.
+    with pytest.raises(AuditBypassError):
+        SymptomCheck.objects.bulk_create([])
+
+
+def test_it_logs_a_chart_view(patient: Patient, nurse, now) -> None:
+    entry = chart_view_log(user=nurse, patient=patient, ip_address="10.0.0.5", now=now)
+    assert (entry.user, entry.patient, entry.viewed_at, entry.ip_address) == (nurse, patient, now, "10.0.0.5")
+
+
+def test_it_logs_each_opening_of_a_chart(client: Client, nurse, patient: Patient) -> None:
+    client.force_login(nurse)
+    url = reverse("patient_detail", args=[patient.pk])
+    assert client.get(url).status_code == 200
+    assert client.get(url).status_code == 200
+    assert (
+        list(ChartView.objects.values_list("user__username", "patient__mrn", "ip_address"))
+        == [("nina", patient.mrn, "127.0.0.1")] * 2
+    )
+
+
+def test_it_does_not_log_a_refused_chart_view(client: Client, stranger, patient: Patient) -> None:
+    client.force_login(stranger)
+    assert client.get(reverse("patient_detail", args=[patient.pk])).status_code == 403
+    assert not ChartView.objects.exists()

@@ -1,0 +1,108 @@
+"""Roles are groups with permissions; the services refuse physician-only actions to anyone else."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+
+from accounts import roles
+from patients import services
+from patients.models import Cause, Patient, Regimen
+from protocols.models import ProtocolProfile
+
+pytestmark = pytest.mark.django_db
+
+TODAY = datetime.date(2026, 3, 1)
+
+PHYSICIAN_ONLY: dict[str, Callable[[Patient, Any], object]] = {
+    "set interval": lambda p, u: services.regimen_set_interval_override(regimen=p.regimen, months=2, reason="x", by=u),
+    "clear interval": lambda p, u: services.regimen_clear_interval_override(regimen=p.regimen, by=u),
+    "switch to oral": lambda p, u: services.regimen_switch_to_oral(regimen=p.regimen, since=TODAY, by=u, today=TODAY),
+    "resume injections": lambda p, u: services.regimen_resume_injections(regimen=p.regimen, by=u),
+    "set profile": lambda p, u: services.regimen_set_profile(
+        regimen=p.regimen, profile=ProtocolProfile.objects.get(slug="hydroxocobalamin-3-monthly"), by=u
+    ),
+    "add cause": lambda p, u: services.cause_add(patient=p, kind="dietary", by=u, today=TODAY),
+    "update cause": lambda p, u: services.cause_update(cause=p.causes.get(), data={"note": "x"}, by=u, today=TODAY),
+    "remove cause": lambda p, u: services.cause_remove(cause=p.causes.get(), by=u),
+}
+
+
+@pytest.fixture
+def patient_with_cause(patient: Patient, physician) -> Patient:
+    services.cause_add(patient=patient, kind="pernicious_anemia", by=physician, today=TODAY)
+    return patient
+
+
+def _snapshot(patient: Patient) -> tuple:
+    regimen = Regimen.objects.get(patient=patient)
+    return (
+        regimen.profile_id,
+        regimen.maintenance_interval_months,
+        regimen.oral_since,
+        list(Cause.objects.filter(patient=patient).values_list("kind", "note")),
+        Regimen.history.count(),
+        Cause.history.count(),
+    )
+
+
+@pytest.mark.parametrize("action", PHYSICIAN_ONLY, ids=str)
+@pytest.mark.parametrize("who", ["nurse", "stranger"])
+def test_it_refuses_physician_actions_to_others(
+    request: pytest.FixtureRequest, patient_with_cause: Patient, action: str, who: str
+) -> None:
+    user = request.getfixturevalue(who)
+    before = _snapshot(patient_with_cause)
+    with pytest.raises(PermissionDenied):
+        PHYSICIAN_ONLY[action](patient_with_cause, user)
+    assert _snapshot(patient_with_cause) == before
+
+
+@pytest.mark.parametrize("action", PHYSICIAN_ONLY, ids=str)
+@pytest.mark.parametrize("who", ["physician", "clinic_admin"])
+def test_it_lets_physicians_and_admins_decide(
+    request: pytest.FixtureRequest, patient_with_cause: Patient, action: str, who: str
+) -> None:
+    PHYSICIAN_ONLY[action](patient_with_cause, request.getfixturevalue(who))
+
+
+@pytest.mark.parametrize(
+    ("role", "permission", "granted"),
+    [
+        (roles.NURSE, "patients.view_patient", True),
+        (roles.NURSE, "patients.add_injection", True),
+        (roles.NURSE, "patients.add_labresult", True),
+        (roles.NURSE, "patients.add_symptomcheck", True),
+        (roles.NURSE, "patients.change_medication", True),
+        (roles.NURSE, "patients.change_injection", False),
+        (roles.NURSE, "patients.change_regimen", False),
+        (roles.NURSE, "patients.add_cause", False),
+        (roles.NURSE, "patients.make_decision", False),
+        (roles.NURSE, "auth.change_user", False),
+        (roles.PHYSICIAN, "patients.add_injection", True),
+        (roles.PHYSICIAN, "patients.change_regimen", True),
+        (roles.PHYSICIAN, "patients.delete_cause", True),
+        (roles.PHYSICIAN, "patients.make_decision", True),
+        (roles.PHYSICIAN, "protocols.change_protocolprofile", False),
+        (roles.PHYSICIAN, "auth.add_user", False),
+        (roles.CLINIC_ADMIN, "patients.make_decision", True),
+        (roles.CLINIC_ADMIN, "auth.add_user", True),
+        (roles.CLINIC_ADMIN, "auth.change_group", True),
+        (roles.CLINIC_ADMIN, "protocols.change_protocolprofile", True),
+    ],
+)
+def test_it_grants_each_role_what_fits(role: str, permission: str, granted: bool, django_user_model) -> None:
+    user = django_user_model.objects.create_user(username=f"u-{role}")
+    user.groups.add(Group.objects.get(name=role))
+    assert user.has_perm(permission) is granted
+
+
+def test_it_tells_roles_apart(nurse, physician, stranger) -> None:
+    assert (roles.is_nurse(nurse), roles.is_physician(nurse)) == (True, False)
+    assert (roles.is_nurse(physician), roles.is_physician(physician)) == (False, True)
+    assert (roles.is_nurse(stranger), roles.is_physician(stranger)) == (False, False)
