@@ -134,7 +134,7 @@ class CareStatus(models.Model):
     verdict = models.CharField(max_length=30)
     verdict_rules = models.JSONField(default=list)
     verdict_unmet = models.JSONField(default=list)
-    alerts = models.JSONField(default=list, help_text="[{rule, severity, message}], most severe first.")
+    alerts = models.JSONField(default=list, help_text="[{rule, severity, message, since}], most severe first.")
     # ",ALERT-A,ALERT-B," so dashboards can filter by alert with a plain LIKE on SQLite and PostgreSQL.
     alert_rules = models.CharField(max_length=500, blank=True)
     highest_severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.NONE)

@@ -136,8 +136,14 @@ class _Profiles:
         return self.rows[slug], self.engine[slug]
 
 
-def _status_values(evaluation: Evaluation, profile_row: ProtocolProfile, now: datetime.datetime) -> dict[str, object]:
-    alerts = [alert.to_dict() for alert in evaluation.alerts]
+def _status_values(
+    evaluation: Evaluation, profile_row: ProtocolProfile, now: datetime.datetime, previous: CareStatus | None
+) -> dict[str, object]:
+    # Each alert keeps the date it has been active since, across refreshes, so an acknowledgement can
+    # hide it while it stays active and a fresh occurrence shows again.
+    was_since = {alert["rule"]: alert.get("since") for alert in previous.alerts} if previous else {}
+    today = evaluation.as_of.isoformat()
+    alerts = [{**alert.to_dict(), "since": was_since.get(alert.rule) or today} for alert in evaluation.alerts]
     highest = max((_SEVERITY[a["severity"]] for a in alerts), default=Severity.NONE)
     return {
         "profile": profile_row,
@@ -197,6 +203,13 @@ def care_status_refresh_deferred() -> Iterator[None]:
         care_status_refresh_all(patients=Patient.objects.filter(pk__in=pending))
 
 
+def _previous(patient: Patient) -> CareStatus | None:
+    try:
+        return patient.care_status
+    except CareStatus.DoesNotExist:
+        return None
+
+
 @transaction.atomic
 def care_status_refresh(*, patient: Patient, today: datetime.date | None = None) -> CareStatus | None:
     """Re-evaluate one patient and store the result, inside the caller's transaction (or, inside
@@ -206,10 +219,10 @@ def care_status_refresh(*, patient: Patient, today: datetime.date | None = None)
         pending.add(patient.pk)
         return None
     as_of = today or timezone.localdate()
-    loaded = patients_for_evaluation(Patient.objects.filter(pk=patient.pk)).get()
+    loaded = patients_for_evaluation(Patient.objects.filter(pk=patient.pk)).select_related("care_status").get()
     facts = patient_facts(loaded, as_of=as_of)
     profile_row, profile = _Profiles().for_facts(facts)
-    values = _status_values(evaluate(facts, profile), profile_row, timezone.now())
+    values = _status_values(evaluate(facts, profile), profile_row, timezone.now(), _previous(loaded))
     status, _ = CareStatus.objects.update_or_create(patient=loaded, defaults=values)
     return status
 
@@ -241,10 +254,10 @@ def care_status_refresh_all(
     for ids in _chunks(queryset, chunk_size):
         rows = []
         with transaction.atomic():
-            for patient in patients_for_evaluation(Patient.objects.filter(pk__in=ids)):
+            for patient in patients_for_evaluation(Patient.objects.filter(pk__in=ids)).select_related("care_status"):
                 facts = patient_facts(patient, as_of=as_of)
                 profile_row, profile = profiles.for_facts(facts)
-                values = _status_values(evaluate(facts, profile), profile_row, now)
+                values = _status_values(evaluate(facts, profile), profile_row, now, _previous(patient))
                 alerts += len(values["alerts"])  # type: ignore[arg-type]
                 rows.append(CareStatus(patient_id=patient.pk, **values))
             CareStatus.objects.bulk_create(

@@ -38,7 +38,7 @@ def status(patient: Patient) -> CareStatus:
     return CareStatus.objects.get(patient=patient)
 
 
-def give(patient: Patient, nurse, when: datetime.datetime, **extra) -> None:
+def give(patient: Patient, nurse, when: datetime.datetime, now: datetime.datetime = NOW) -> None:
     services.injection_record(
         patient=patient,
         given_at=when,
@@ -49,8 +49,7 @@ def give(patient: Patient, nurse, when: datetime.datetime, **extra) -> None:
         lot_number="L1",
         lot_expiry=datetime.date(2027, 1, 31),
         given_by=nurse,
-        now=NOW,
-        **extra,
+        now=now,
     )
 
 
@@ -212,3 +211,17 @@ def test_a_deferred_block_refreshes_each_patient_once_at_its_end(patient: Patien
             give(patient, nurse, at(day))
         assert status(patient).phase == "not_started"  # not yet: refreshed when the block ends
     assert (status(patient).phase, status(patient).loading_doses_given) == ("loading", 3)
+
+
+def test_an_alert_keeps_the_date_it_has_been_active_since(patient: Patient, nurse, clock) -> None:
+    give(patient, nurse, at("2026-03-01", 9))
+    clock.move_to(at("2026-03-10", 1))
+    care_status_refresh_stale()
+    overdue = next(a for a in status(patient).alerts if a["rule"] == "ALERT-INJECTION-OVERDUE")
+    assert overdue["since"] == "2026-03-10"
+    clock.move_to(at("2026-03-12", 1))
+    care_status_refresh_stale()
+    overdue = next(a for a in status(patient).alerts if a["rule"] == "ALERT-INJECTION-OVERDUE")
+    assert overdue["since"] == "2026-03-10" and "overdue by 4 days" in overdue["message"]
+    give(patient, nurse, at("2026-03-12", 0), now=at("2026-03-12", 1))
+    assert "ALERT-INJECTION-OVERDUE" not in status(patient).alert_rules
