@@ -18,9 +18,11 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 
-# A fixed key is acceptable only for local development; production must bring its own.
+# A fixed key is acceptable only for local development; production must bring its own. With DEBUG off
+# a missing key stops the web app and every management command that runs system checks
+# (b12clinic.startup), and anything else at its first signature; `evaluate_case` needs no secret.
 _DEV_SECRET_KEY = "django-insecure-b12clinic-development-only-key-do-not-use-in-production"
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY) if DEBUG else env_str("SECRET_KEY")
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "simple_history",
+    "b12clinic.apps.B12ClinicConfig",
     "patients",
     "protocols",
     "audit",

@@ -19,6 +19,8 @@ from protocols.selectors import engine_profiles
 
 class Command(BaseCommand):
     help = "Evaluate one protocol case (or a list of cases) from a JSON file, or - for standard input."
+    # A pure computation: it must answer on a bare checkout (no SECRET_KEY, no migrated database).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="path to a JSON case file, or - to read standard input")

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+
+
+class B12ClinicConfig(AppConfig):
+    name = "b12clinic"
+    verbose_name = "B12 Clinic"
+
+    def ready(self) -> None:
+        from b12clinic.startup import check_secret_key
+
+        checks.register(check_secret_key, checks.Tags.security)
