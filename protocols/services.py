@@ -22,6 +22,7 @@ from django.utils import timezone
 from patients.models import Cause, Injection, LabResult, Medication, Patient, SymptomCheck
 from protocols.engine.evaluate import Evaluation, evaluate
 from protocols.engine.facts import (
+    ANALYTES_READ,
     CauseFact,
     Facts,
     InjectionFact,
@@ -80,9 +81,9 @@ def facts_by_patient(patient_ids: list[int], *, as_of: datetime.date) -> dict[in
         # The clinic's calendar day of the injection, not UTC's.
         injections[pid].append(InjectionFact(given_at.astimezone(zone).date(), drug, dose))
     labs: dict[int, list[LabFact]] = defaultdict(list)
-    for pid, day, analyte, value in LabResult.objects.filter(patient_id__in=patient_ids).values_list(
-        "patient_id", "collected_on", "analyte", "value_canonical"
-    ):
+    for pid, day, analyte, value in LabResult.objects.filter(
+        patient_id__in=patient_ids, analyte__in=ANALYTES_READ
+    ).values_list("patient_id", "collected_on", "analyte", "value_canonical"):
         labs[pid].append(LabFact(day, analyte, value))
     symptoms: dict[int, list[SymptomFact]] = defaultdict(list)
     for pid, day, neurological, depression in SymptomCheck.objects.filter(patient_id__in=patient_ids).values_list(

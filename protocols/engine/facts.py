@@ -19,6 +19,8 @@ CAUSE_CODES = (
 BARIATRIC_PROCEDURES = ("gastric_bypass", "biliopancreatic_diversion", "sleeve", "other")
 PREGNANCY_STATES = ("none", "planning", "pregnant")
 FOLIC_ACID = "folic_acid"
+# The analytes any rule reads; other results (hemoglobin, MCV, thiamine...) are kept but not needed here.
+ANALYTES_READ = ("b12", "mma", "homocysteine", "ferritin", "transferrin_saturation", "folate", "vitamin_d")
 
 
 @dataclass(frozen=True, slots=True)

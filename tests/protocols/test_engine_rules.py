@@ -760,3 +760,18 @@ def test_it_orders_alerts_by_severity() -> None:
     severities = [alert.severity for alert in result.alerts]
     assert severities == sorted(severities, key=["high", "medium", "info"].index)
     assert severities[0] == "high" and severities[-1] == "info"
+
+
+def test_it_reads_no_analyte_outside_analytes_read() -> None:
+    """The care-status loader skips other analytes; that must never change an evaluation."""
+    from protocols.engine.facts import ANALYTES_READ
+    from protocols.engine.units import ANALYTES
+
+    every = [("2025-05-20", code, value) for code in ANALYTES for value in (1, 25, 500)]
+    full = maint("2025-06-01", labs=every, causes=[cause("bariatric_surgery", procedure="sleeve")])
+    read = dataclasses.replace(full, labs=tuple(lab for lab in full.labs if lab.analyte in ANALYTES_READ))
+    profile = BUILTIN_PROFILES["monthly-cyanocobalamin"]
+    assert evaluate(full, profile).to_dict() == evaluate(read, profile).to_dict()
+    # ...and the check has teeth: dropping an analyte the engine does read changes the result.
+    without_b12 = dataclasses.replace(full, labs=tuple(lab for lab in full.labs if lab.analyte != "b12"))
+    assert evaluate(without_b12, profile).to_dict() != evaluate(full, profile).to_dict()
