@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import attrgetter
 
 from .dates import add_months, completed_years
 from .facts import FOLIC_ACID, Facts, LabFact, SymptomFact
@@ -96,17 +97,35 @@ def b12_category(value: Decimal, profile: Profile) -> str:
     return NORMAL
 
 
-def _by_analyte(labs: tuple[LabFact, ...]) -> dict[str, list[LabFact]]:
-    """Each analyte's results oldest first (ties keep the order they were given in)."""
-    grouped: dict[str, list[LabFact]] = {}
-    for lab in sorted(labs, key=lambda lab: lab.date):
-        grouped.setdefault(lab.analyte, []).append(lab)
-    return grouped
+_BY_DATE = attrgetter("date")
 
 
-def _latest(grouped: dict[str, list[LabFact]], analyte: str) -> LabFact | None:
-    results = grouped.get(analyte)
-    return results[-1] if results else None
+@dataclass(slots=True)
+class _Labs:
+    """What the rules need from the lab results, gathered in one pass: every B12 oldest first, the
+    latest result of each other analyte (of two on one day, the one given last) and the lowest folate."""
+
+    b12: list[LabFact]
+    latest: dict[str, LabFact]
+    lowest_folate: Decimal | None
+
+
+def _gather_labs(labs: tuple[LabFact, ...]) -> _Labs:
+    b12: list[LabFact] = []
+    latest: dict[str, LabFact] = {}
+    lowest_folate: Decimal | None = None
+    for lab in labs:
+        analyte = lab.analyte
+        if analyte == "b12":
+            b12.append(lab)
+            continue
+        current = latest.get(analyte)
+        if current is None or lab.date >= current.date:
+            latest[analyte] = lab
+        if analyte == "folate" and (lowest_folate is None or lab.value < lowest_folate):
+            lowest_folate = lab.value
+    b12.sort(key=_BY_DATE)  # stable: results of one day keep their order
+    return _Labs(b12, latest, lowest_folate)
 
 
 def _recurred(checks: list[SymptomFact], attribute: str) -> bool:
@@ -123,31 +142,20 @@ def _recurred(checks: list[SymptomFact], attribute: str) -> bool:
     return seen_absent_after
 
 
-class _Collector:
-    """Collects rule ids in the order they shaped the result, without repeats."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, None] = {}
-
-    def add(self, *rule_ids: str) -> None:
-        for rule_id in rule_ids:
-            self.ids.setdefault(rule_id, None)
-
-
 def evaluate(facts: Facts, profile: Profile) -> Evaluation:
     as_of = facts.as_of
     patient = facts.patient
     regimen = facts.regimen
-    rules = _Collector()
+    rules: list[str] = []  # every rule id that shaped the result, in order; repeats dropped at the end
     because: dict[str, tuple[str, ...]] = {}
 
-    injections = sorted(facts.injections, key=lambda injection: injection.date)
-    count = len(injections)
+    doses = sorted([injection.date for injection in facts.injections])
+    count = len(doses)
     loading_n = profile.loading_doses
     loading_done = count >= loading_n
     loading_given = min(count, loading_n)
-    first_dose = injections[0].date if injections else None
-    loading_completed_on = injections[loading_n - 1].date if loading_done else None
+    first_dose = doses[0] if doses else None
+    loading_completed_on = doses[loading_n - 1] if loading_done else None
 
     codes = {cause.code for cause in patient.causes}
     ileal_long = any(
@@ -183,33 +191,32 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         phase, next_injection = NOT_STARTED, as_of
         because["phase"] = because["next_injection_due"] = ("SCHED-LOAD",)
     elif not loading_done:
-        phase, next_injection = LOADING, injections[-1].date + timedelta(days=profile.loading_interval_days)
+        phase, next_injection = LOADING, doses[-1] + timedelta(days=profile.loading_interval_days)
         because["phase"] = because["next_injection_due"] = ("SCHED-LOAD",)
     else:
-        phase, next_injection = MAINTENANCE, add_months(injections[-1].date, interval)
+        phase, next_injection = MAINTENANCE, add_months(doses[-1], interval)
         because["phase"] = ("SCHED-MAINT",)
         because["next_injection_due"] = tuple(dict.fromkeys(("SCHED-MAINT", *interval_because)))
-    rules.add(*because["phase"], *because["next_injection_due"])
+    rules += because["phase"]
+    rules += because["next_injection_due"]
     if not oral:
         because["maintenance_interval_months"] = interval_because
         because["suggested_interval_months"] = suggested_because
         # Before maintenance the profile's own interval is only a forecast, not SCHED-MAINT at work.
-        rules.add(*(rule_id for rule_id in interval_because if phase == MAINTENANCE or rule_id != "SCHED-MAINT"))
+        rules.extend(rule_id for rule_id in interval_because if phase == MAINTENANCE or rule_id != "SCHED-MAINT")
 
     # Maintenance start M: the first injection after loading, or the date it is due.
     maintenance_start: date | None = None
     if loading_done:
-        maintenance_start = (
-            injections[loading_n].date if count > loading_n else add_months(injections[loading_n - 1].date, interval)
-        )
+        maintenance_start = doses[loading_n] if count > loading_n else add_months(doses[loading_n - 1], interval)
 
     # --- Labs and symptoms.
-    grouped = _by_analyte(facts.labs)
-    b12s = grouped.get("b12", [])
+    labs = _gather_labs(facts.labs)
+    b12s = labs.b12
     latest_b12 = b12s[-1] if b12s else None
     latest_b12_cat = b12_category(latest_b12.value, profile) if latest_b12 else None
-    monitoring_b12 = [lab for lab in b12s if maintenance_start and lab.date >= maintenance_start]
-    checks = sorted(facts.symptoms, key=lambda check: check.date)
+    monitoring_b12 = [lab for lab in b12s if lab.date >= maintenance_start] if maintenance_start else []
+    checks = sorted(facts.symptoms, key=_BY_DATE)
     latest_check = checks[-1] if checks else None
     symptoms_persist = bool(latest_check and (latest_check.neurological or latest_check.depression))
     persist_with_normal_b12 = symptoms_persist and latest_b12_cat == NORMAL
@@ -260,30 +267,30 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         if pregnant_bariatric:
             caps.append(("MON-PREGNANCY-BARIATRIC", profile.pregnancy_bariatric_gap_months))
         for rule_id, months in caps:
-            rules.add(rule_id)
+            rules.append(rule_id)
             limit = add_months(anchor, months)
             if limit < next_recheck:
                 next_recheck = limit
                 recheck_because.append(rule_id)
         because["next_recheck_due"] = tuple(dict.fromkeys(recheck_because))
-        rules.add(*recheck_because)
+        rules.extend(recheck_because)
 
     # --- Labs to draw at that recheck.
     recheck_labs: tuple[str, ...] = ()
     if next_recheck is not None:
-        labs = ["b12", "cbc", "iron"]
+        to_draw = ["b12", "cbc", "iron"]
         labs_because = list(because["next_recheck_due"])
         if latest_b12_cat == BORDERLINE or persist_with_normal_b12:
-            labs += ["mma", "homocysteine"]
+            to_draw += ["mma", "homocysteine"]
             labs_because.append("MON-FUNCTIONAL")
-        if profile.homocysteine_every_recheck and "homocysteine" not in labs:
-            labs.append("homocysteine")
+        if profile.homocysteine_every_recheck and "homocysteine" not in to_draw:
+            to_draw.append("homocysteine")
         if bariatric:
-            labs.append("bariatric_panel")
+            to_draw.append("bariatric_panel")
             labs_because.append("MON-BARIATRIC")
-        recheck_labs = tuple(sorted(labs))
+        recheck_labs = tuple(sorted(to_draw))
         because["recheck_labs"] = tuple(dict.fromkeys(labs_because))
-        rules.add(*labs_because)
+        rules.extend(labs_because)
 
     # --- May injections ever stop?
     discontinuation = _discontinuation(
@@ -296,11 +303,11 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         loading_done,
         first_dose,
         latest_b12_cat,
-        grouped,
+        labs,
         latest_check,
     )
     because["discontinuation"] = discontinuation.rules
-    rules.add(*discontinuation.rules)
+    rules.extend(discontinuation.rules)
 
     # --- Alerts.
     alerts = _alerts(
@@ -308,7 +315,7 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         profile,
         phase,
         loading_completed_on,
-        grouped,
+        labs,
         monitoring_b12,
         latest_b12,
         latest_b12_cat,
@@ -319,7 +326,7 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         next_injection,
         next_recheck,
     )
-    rules.add(*(alert.rule for alert in alerts))
+    rules.extend(alert.rule for alert in alerts)
 
     return Evaluation(
         as_of=as_of,
@@ -335,7 +342,7 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         recheck_labs=recheck_labs,
         discontinuation=discontinuation,
         alerts=alerts,
-        rules=tuple(rules.ids),
+        rules=tuple(dict.fromkeys(rules)),
         because=because,
         latest_b12=latest_b12.value if latest_b12 else None,
         latest_b12_category=latest_b12_cat,
@@ -352,7 +359,7 @@ def _discontinuation(
     loading_done: bool,
     first_dose: date | None,
     latest_b12_cat: str | None,
-    grouped: dict[str, list[LabFact]],
+    labs: _Labs,
     latest_check: SymptomFact | None,
 ) -> Discontinuation:
     as_of, patient = facts.as_of, facts.patient
@@ -396,7 +403,7 @@ def _discontinuation(
         unmet.append("loading")
     if latest_b12_cat != NORMAL:
         unmet.append("b12_normal")
-    markers = [lab for lab in (_latest(grouped, "mma"), _latest(grouped, "homocysteine")) if lab is not None]
+    markers = [lab for lab in (labs.latest.get("mma"), labs.latest.get("homocysteine")) if lab is not None]
     confirmed = (
         bool(markers)
         and first_dose is not None
@@ -428,7 +435,7 @@ def _alerts(
     profile: Profile,
     phase: str,
     loading_completed_on: date | None,
-    grouped: dict[str, list[LabFact]],
+    labs: _Labs,
     monitoring_b12: list[LabFact],
     latest_b12: LabFact | None,
     latest_b12_cat: str | None,
@@ -454,7 +461,7 @@ def _alerts(
             )
         )
     active = [med for med in folic if med.start <= as_of and (med.stop is None or med.stop > as_of)]
-    low_folate = any(lab.value < profile.folate_low_below for lab in grouped.get("folate", []))
+    low_folate = labs.lowest_folate is not None and labs.lowest_folate < profile.folate_low_below
     if active and not low_folate:
         found.append(("ALERT-FOLIC-NO-DEFICIENCY", "Folic acid is active but no low folate result is on record."))
 
@@ -473,7 +480,7 @@ def _alerts(
                 f"Latest B12 of {_fmt(latest_b12.value)} pg/mL on {latest_b12.date.isoformat()} is borderline: order MMA.",
             )
         )
-    mma, hcy = _latest(grouped, "mma"), _latest(grouped, "homocysteine")
+    mma, hcy = labs.latest.get("mma"), labs.latest.get("homocysteine")
     high = [lab for lab in (mma, hcy) if lab is not None and not _within_target(lab, profile)]
     if high:
         names = " and ".join(
@@ -503,7 +510,7 @@ def _alerts(
                 "consider more frequent injections.",
             )
         )
-    ferritin, tsat = _latest(grouped, "ferritin"), _latest(grouped, "transferrin_saturation")
+    ferritin, tsat = labs.latest.get("ferritin"), labs.latest.get("transferrin_saturation")
     iron_low = []
     if ferritin is not None and ferritin.value < profile.ferritin_low_below:
         iron_low.append(f"ferritin {_fmt(ferritin.value)} ug/L")
@@ -511,7 +518,7 @@ def _alerts(
         iron_low.append(f"transferrin saturation {_fmt(tsat.value)} %")
     if iron_low:
         found.append(("ALERT-IRON-DEFICIENCY", f"Low {' and '.join(iron_low)}: iron deficiency blunts the response."))
-    vitamin_d = _latest(grouped, "vitamin_d")
+    vitamin_d = labs.latest.get("vitamin_d")
     if bariatric and vitamin_d is not None and vitamin_d.value < profile.vitamin_d_low_below:
         found.append(
             (
