@@ -7,6 +7,7 @@ import zoneinfo
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from b12clinic.env import env_bool, env_int, env_list, env_str
@@ -44,6 +45,8 @@ INSTALLED_APPS = [
     "patients",
     "protocols",
     "audit",
+    "reminders",
+    "clinic",
     # Last: its post_migrate handler grants roles the permissions every app above has just created.
     "accounts",
 ]
@@ -165,6 +168,10 @@ CLINIC_PHONE = env_str("CLINIC_PHONE", "")
 CLINIC_EMAIL = env_str("CLINIC_EMAIL", "")
 CLINIC_ADDRESS = env_str("CLINIC_ADDRESS", "")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Reminders and digests name the clinic with this (also as the sender's name, at DEFAULT_FROM_EMAIL's
+# address), not CLINIC_NAME: a name such as "B12 Clinic" would tell anyone who sees the inbox what
+# the patient is treated for (minimum necessary).
+CLINIC_EMAIL_NAME = env_str("CLINIC_EMAIL_NAME", "Your clinic")
 
 # Celery --------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "filesystem://"))
@@ -198,6 +205,10 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Catches up on the day's re-evaluation (overdue alerts) within 15 minutes of midnight, or of a restart.
     "refresh-stale-care-statuses": {"task": "protocols.tasks.refresh_stale_care_statuses", "schedule": 15 * 60},
+    # Creates due reminder rows, hands pending ones to the workers, requeues stuck ones (reminders/).
+    "reminders-scan": {"task": "reminders.tasks.scan_reminders", "schedule": 5 * 60},
+    # One digest per staff member and day (a unique row), so a restarted beat cannot send it twice.
+    "staff-digest": {"task": "reminders.tasks.send_staff_digests", "schedule": crontab(hour=7, minute=0)},
 }
 
 # Security ------------------------------------------------------------------------------------------

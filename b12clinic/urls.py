@@ -6,5 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("reminders/", include("reminders.urls")),
+    path("", include("clinic.urls")),
     path("", include("patients.urls")),
 ]

@@ -338,6 +338,8 @@ class Injection(models.Model):
     given_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The form's one-time key: a double-click or a resubmitted form records one injection, not two.
+    submission_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     objects = AuditedManager()
     history = HistoricalRecords()

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+import datetime
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
 
-from patients.models import Patient
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
+
+from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen, Site, SymptomCheck
+
+# GUIDANCE.md schedules; a dose this much earlier asks the nurse to confirm it.
+EARLY_MAINTENANCE_DAYS = 7  # maintenance: more than 7 days before the next injection is due
+EARLY_LOADING_DAYS = 5  # loading: less than 5 days after the previous dose
 
 
 def patient_list(*, active: bool = True) -> QuerySet[Patient]:
@@ -18,8 +29,192 @@ def patient_list(*, active: bool = True) -> QuerySet[Patient]:
 
 def patient_chart(*, patient_id: int) -> Patient:
     """One patient with everything the chart shows, in a fixed number of queries."""
-    return (
-        Patient.objects.select_related("regimen__profile", "regimen__interval_set_by")
-        .prefetch_related("causes", "injections__given_by", "labs", "symptom_checks", "medications")
-        .get(pk=patient_id)
+    return patient_chart_queryset().get(pk=patient_id)
+
+
+def patient_chart_queryset() -> QuerySet[Patient]:
+    from clinic.models import Decision  # clinic builds on patients
+
+    return Patient.objects.select_related(
+        "regimen__profile", "regimen__interval_set_by", "care_status"
+    ).prefetch_related(
+        "causes",
+        Prefetch("injections", queryset=Injection.objects.select_related("given_by").order_by("given_at")),
+        Prefetch("labs", queryset=LabResult.objects.select_related("entered_by").order_by("collected_on", "pk")),
+        Prefetch("symptom_checks", queryset=SymptomCheck.objects.select_related("recorded_by")),
+        Prefetch("medications", queryset=Medication.objects.select_related("recorded_by")),
+        Prefetch("decisions", queryset=Decision.objects.select_related("made_by")),
     )
+
+
+# Timeline ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    day: datetime.date
+    moment: datetime.datetime | None
+    kind: str  # injection, lab, symptoms, medication, decision
+    obj: Any
+
+
+def patient_timeline(patient: Patient) -> list[TimelineEntry]:
+    """Everything that happened to a patient loaded by `patient_chart`, newest first (no queries)."""
+    entries = [
+        *(TimelineEntry(timezone.localdate(i.given_at), i.given_at, "injection", i) for i in patient.injections.all()),
+        *(TimelineEntry(lab.collected_on, None, "lab", lab) for lab in patient.labs.all()),
+        *(TimelineEntry(s.checked_on, None, "symptoms", s) for s in patient.symptom_checks.all()),
+        *(TimelineEntry(m.start, None, "medication", m) for m in patient.medications.all()),
+        *(TimelineEntry(timezone.localdate(d.made_at), d.made_at, "decision", d) for d in patient.decisions.all()),
+    ]
+    midnight = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+    entries.sort(key=lambda e: (e.day, e.moment or midnight), reverse=True)
+    return entries
+
+
+def b12_trend(patient: Patient) -> dict[str, Any]:
+    """The data of the chart's B12 plot, for json_script: values in the canonical unit (pg/mL), the
+    profile's low and normal thresholds, and the injection days."""
+    profile = patient.regimen.profile
+    return {
+        "unit": "pg/mL",
+        "low_below": float(profile.b12_low_below),
+        "normal_above": float(profile.b12_normal_above),
+        "b12": [
+            {"x": lab.collected_on.isoformat(), "y": float(lab.value_canonical)}
+            for lab in patient.labs.all()
+            if lab.analyte == "b12"
+        ],
+        "injections": [timezone.localdate(i.given_at).isoformat() for i in patient.injections.all()],
+    }
+
+
+# Audit history -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: object
+    new: object
+
+
+@dataclass
+class HistoryEntry:
+    when: datetime.datetime
+    who: object
+    record: str
+    action: str
+    reason: str
+    changes: list[FieldChange] = field(default_factory=list)
+
+
+_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+_NOT_SHOWN = {"updated_at", "created_at", "recorded_at", "entered_at", "value_canonical", "unit_canonical"}
+HISTORY_LIMIT = 200
+
+
+def patient_history(patient: Patient) -> list[HistoryEntry]:
+    """Who changed what in the patient's record and its clinical records, newest first: one query per
+    kind of record (eight), each historical row compared with the one before it."""
+    from clinic.models import Decision
+
+    sources: list[tuple[str, QuerySet[Any]]] = [
+        ("Patient", Patient.history.filter(id=patient.pk)),
+        ("Regimen", Regimen.history.filter(patient_id=patient.pk)),
+        ("Cause", Cause.history.filter(patient_id=patient.pk)),
+        ("Injection", Injection.history.filter(patient_id=patient.pk)),
+        ("Lab result", LabResult.history.filter(patient_id=patient.pk)),
+        ("Symptom check", SymptomCheck.history.filter(patient_id=patient.pk)),
+        ("Medication", Medication.history.filter(patient_id=patient.pk)),
+        ("Decision", Decision.history.filter(patient_id=patient.pk)),
+    ]
+    entries: list[HistoryEntry] = []
+    for label, rows in sources:
+        previous: dict[int, Any] = {}
+        for row in rows.select_related("history_user").order_by("id", "history_date", "history_id"):
+            entry = HistoryEntry(
+                when=row.history_date,
+                who=row.history_user,
+                record=f"{label} #{row.id}",
+                action=_ACTIONS.get(row.history_type, row.history_type),
+                reason=row.history_change_reason or "",
+            )
+            before = previous.get(row.id)
+            if before is not None and row.history_type == "~":
+                delta = row.diff_against(before, foreign_keys_are_objs=False)
+                entry.changes = [
+                    FieldChange(change.field, change.old, change.new)
+                    for change in delta.changes
+                    if change.field not in _NOT_SHOWN
+                ]
+            previous[row.id] = row
+            entries.append(entry)
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries[:HISTORY_LIMIT]
+
+
+# Injections ----------------------------------------------------------------------------------------
+
+_OTHER_SIDE = {
+    Site.LEFT_DELTOID: Site.RIGHT_DELTOID,
+    Site.RIGHT_DELTOID: Site.LEFT_DELTOID,
+    Site.LEFT_THIGH: Site.RIGHT_THIGH,
+    Site.RIGHT_THIGH: Site.LEFT_THIGH,
+    Site.LEFT_GLUTEAL: Site.RIGHT_GLUTEAL,
+    Site.RIGHT_GLUTEAL: Site.LEFT_GLUTEAL,
+}
+
+
+def injection_defaults(*, patient: Patient, user: AbstractBaseUser, now: datetime.datetime) -> dict[str, Any]:
+    """What the injection form starts with: the regimen's drug and dose, the patient's last route and
+    the other side from the last site, and the lot this user used last (unless it has expired)."""
+    profile = patient.regimen.profile
+    last = patient.injections.order_by("-given_at").first()
+    mine = Injection.objects.filter(given_by=user).order_by("-created_at", "-pk").first()
+    today = timezone.localdate(now)
+    defaults: dict[str, Any] = {
+        "given_at": timezone.localtime(now).replace(second=0, microsecond=0),
+        "drug": profile.drug,
+        "dose_mcg": profile.dose_mcg,
+        "route": last.route if last else Injection.Route.IM,
+        "site": _OTHER_SIDE.get(last.site, Site.LEFT_DELTOID) if last else Site.LEFT_DELTOID,
+        "submission_key": uuid.uuid4(),
+    }
+    if mine is not None and mine.lot_expiry >= today:
+        defaults.update(lot_number=mine.lot_number, lot_expiry=mine.lot_expiry)
+    return defaults
+
+
+def injection_submitted(submission_key: uuid.UUID | None) -> Injection | None:
+    """The injection a form with this one-time key already recorded, if any."""
+    if submission_key is None:
+        return None
+    return Injection.objects.filter(submission_key=submission_key).first()
+
+
+def injection_early_warning(*, patient: Patient, given_at: datetime.datetime) -> str | None:
+    """A warning when a dose comes much earlier than due: in maintenance, more than
+    EARLY_MAINTENANCE_DAYS before the next injection is due; in loading, less than EARLY_LOADING_DAYS
+    after the previous dose. None when the dose is on time."""
+    status = getattr(patient, "care_status", None)
+    if status is None:
+        return None
+    day = timezone.localdate(given_at)
+    if status.phase == "maintenance" and status.next_injection_due is not None:
+        early = (status.next_injection_due - day).days
+        if early > EARLY_MAINTENANCE_DAYS:
+            return (
+                f"This dose is {early} days early: the next maintenance injection is due on "
+                f"{status.next_injection_due:%d %b %Y}. Tick the box to confirm it."
+            )
+    if status.phase == "loading":
+        previous = patient.injections.filter(given_at__lte=given_at).order_by("-given_at").first()
+        if previous is not None:
+            gap = (day - timezone.localdate(previous.given_at)).days
+            if gap < EARLY_LOADING_DAYS:
+                return (
+                    f"Only {gap} day(s) after the previous loading dose ({timezone.localdate(previous.given_at):%d %b %Y}); "
+                    f"loading doses are given about 7 days apart. Tick the box to confirm it."
+                )
+    return None

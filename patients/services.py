@@ -10,13 +10,14 @@ Time is passed in (`today`, `now`) so tests and the demo seed can fix it.
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts import roles
@@ -55,8 +56,11 @@ def _clinical_facts_changed(patient: Patient) -> None:
     computed from facts that have since changed, and a rolled-back write rolls the status back too.
     """
     from protocols.services import care_status_refresh  # protocols.services imports patients.models
+    from reminders.services import reminders_cancel_obsolete
 
     care_status_refresh(patient=patient)
+    # The injection or lab result just recorded cancels the reminders about it (same transaction).
+    reminders_cancel_obsolete(patient=patient)
 
 
 # Helpers -------------------------------------------------------------------------------------------
@@ -208,12 +212,14 @@ def patient_set_email_consent(
     consent: bool,
     by: AbstractBaseUser | None = None,
     now: datetime.datetime | None = None,
+    reason: str | None = None,
 ) -> Patient:
-    """Give or withdraw consent to email reminders; withdrawing records when (the opt-out time)."""
+    """Give or withdraw consent to email reminders; withdrawing records when (the opt-out time).
+    `reason` goes in the history (e.g. the patient opted out with a reminder's link)."""
     patient.email_reminders_consent = consent
     patient.email_opt_out_at = None if consent else (now or timezone.now())
     _validate(patient, extra={"email": _email_problem(patient)})
-    _save(patient, by=by)
+    _save(patient, by=by, reason=reason)
     return patient
 
 
@@ -410,10 +416,18 @@ def injection_record(
     given_by: AbstractBaseUser,
     notes: str = "",
     now: datetime.datetime | None = None,
+    submission_key: uuid.UUID | None = None,
 ) -> Injection:
+    """Record an injection. With `submission_key` (the form's one-time key) a resubmission returns the
+    injection the first submission recorded instead of recording a second one."""
+    if submission_key is not None:
+        already = Injection.objects.filter(submission_key=submission_key).first()
+        if already is not None:
+            return _same_submission(already, patient)
     now = now or timezone.now()
     injection = Injection(
         patient=patient,
+        submission_key=submission_key,
         given_at=given_at,
         drug=drug,
         dose_mcg=dose_mcg,
@@ -425,8 +439,20 @@ def injection_record(
         notes=notes.strip(),
     )
     _validate(injection, extra=_injection_problems(injection, now))
-    _save(injection, by=given_by)
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent twin loses the race on the unique key
+            _save(injection, by=given_by)
+    except IntegrityError:
+        if submission_key is None:
+            raise
+        return _same_submission(Injection.objects.get(submission_key=submission_key), patient)
     _clinical_facts_changed(patient)
+    return injection
+
+
+def _same_submission(injection: Injection, patient: Patient) -> Injection:
+    if injection.patient_id != patient.pk:
+        raise ValidationError({"submission_key": "This form was already used for another patient."})
     return injection
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 from collections.abc import Callable
@@ -17,6 +18,18 @@ from patients.models import Patient
 
 TODAY = datetime.date(2026, 3, 1)
 NOW = timezone.make_aware(datetime.datetime(2026, 3, 1, 12, 0))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """On SQLite the test database is a file (settings_test, for the reminder tests' workers); remove
+    the WAL files a connection still open at its deletion leaves beside it."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if name and not os.path.exists(name):
+        for suffix in ("-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{name}{suffix}")
 
 
 def _require_server(name: str, reason: str) -> None:

@@ -29,8 +29,9 @@ def test_it_serves_the_login_page(client: Client) -> None:
 def test_it_logs_in_and_out(client: Client, nurse, patient: Patient) -> None:
     response = client.post("/accounts/login/", {"username": "nina", "password": "pw"})
     assert (response.status_code, response["Location"]) == (302, "/")
-    home = client.get("/")
-    assert patient.mrn.encode() in home.content
+    assert client.get("/")["Location"] == reverse("worklist")  # a nurse starts on today's worklist
+    patients = client.get(reverse("patient_list"))
+    assert patient.mrn.encode() in patients.content
     assert client.post(reverse("logout")).status_code == 302
     assert client.get("/").status_code == 302
 

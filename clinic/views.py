@@ -1,0 +1,129 @@
+"""The nurse's worklist, the physician's dashboard and decisions. Each view: access check, parse, one
+selector or service, render or redirect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms as django_forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from accounts import roles
+from clinic import forms, selectors, services
+from patients.access import VIEW_PATIENT, patient_for, require
+from patients.forms import add_service_errors
+from patients.models import CauseKind, Patient
+from protocols.engine.rules import RULES
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Physicians start on the dashboard, everyone else on today's worklist."""
+    require(request.user, VIEW_PATIENT)
+    return redirect("dashboard" if request.user.has_perm(roles.MAKE_DECISION) else "worklist")
+
+
+def worklist(request: HttpRequest) -> HttpResponse:
+    require(request.user, VIEW_PATIENT)
+    return render(request, "clinic/worklist.html", {"worklist": selectors.worklist(today=timezone.localdate())})
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    require(request.user, VIEW_PATIENT)
+    filters = selectors.DashboardFilters.parse(request.GET)
+    board = selectors.dashboard(today=timezone.localdate(), filters=filters)
+    return render(
+        request,
+        "clinic/dashboard.html",
+        {
+            "board": board,
+            "alert_choices": [(rule, RULES[rule].text) for rule in selectors.ALERT_RULES],
+            "cause_choices": CauseKind.choices,
+        },
+    )
+
+
+# Decisions -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionPage:
+    title: str
+    form: type[django_forms.Form]
+    service: Callable[..., Any]
+    done: str
+    button: str = "Record the decision"
+
+
+DECISIONS: dict[str, DecisionPage] = {
+    "interval": DecisionPage(
+        "Set the maintenance interval", forms.IntervalForm, services.decision_set_interval, "Interval set."
+    ),
+    "clear-interval": DecisionPage(
+        "Clear the physician-set interval",
+        forms.ReasonForm,
+        services.decision_clear_interval,
+        "Back to the protocol's interval.",
+    ),
+    "approve-oral": DecisionPage(
+        "Approve the switch to oral therapy",
+        forms.OralSwitchForm,
+        services.decision_approve_oral_switch,
+        "Switch to oral therapy approved.",
+        "Approve the switch",
+    ),
+    "decline-oral": DecisionPage(
+        "Decline the switch to oral therapy",
+        forms.ReasonForm,
+        services.decision_decline_oral_switch,
+        "Switch to oral therapy declined: injections continue.",
+        "Decline the switch",
+    ),
+    "acknowledge": DecisionPage(
+        "Acknowledge an alert", forms.AcknowledgeForm, services.decision_acknowledge_alert, "Alert acknowledged."
+    ),
+}
+
+
+def _decision_form(page: DecisionPage, patient: Patient, data: Any = None, initial: Any = None) -> django_forms.Form:
+    if page.form is forms.AcknowledgeForm:
+        status = getattr(patient, "care_status", None)
+        return forms.AcknowledgeForm(data, initial=initial, alerts=status.alerts if status else [])
+    return page.form(data, initial=initial)
+
+
+def decision_create(request: HttpRequest, patient_id: int, kind: str) -> HttpResponse:
+    """GET shows the decision's form, POST makes it. Only users with patients.make_decision reach
+    either (403 for nurses, whatever the page showed them); the service checks again."""
+    page = DECISIONS.get(kind)
+    if page is None:
+        raise Http404("No such decision.")
+    patient = patient_for(
+        request.user,
+        patient_id,
+        permission=roles.MAKE_DECISION,
+        queryset=Patient.objects.select_related("regimen__profile", "care_status"),
+    )
+    if request.method == "POST":
+        form = _decision_form(page, patient, request.POST)
+        if form.is_valid():
+            try:
+                page.service(patient=patient, by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, f"{patient.full_name}: {page.done}")
+                return redirect("patient_detail", patient_id=patient.pk)
+    else:
+        initial = {"since": timezone.localdate(), "alert_rule": request.GET.get("alert", "")}
+        form = _decision_form(page, patient, initial=initial)
+    return render(
+        request,
+        "clinic/decision_form.html",
+        {"patient": patient, "page": page, "kind": kind, "form": form, "status": getattr(patient, "care_status", None)},
+    )

@@ -1,0 +1,63 @@
+"""Emails are three templates each (subject, plain text, HTML) under templates/emails/, assembled here."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from email.utils import formataddr, parseaddr
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+
+def format_day(day: datetime.date) -> str:
+    """'Tuesday 24 March 2026': unambiguous in every locale, no 03/04 guessing."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def clinic_context() -> dict[str, str]:
+    """How patients reach the clinic. The name is CLINIC_EMAIL_NAME, which names no condition."""
+    return {
+        "clinic_name": settings.CLINIC_EMAIL_NAME,
+        "clinic_phone": settings.CLINIC_PHONE,
+        "clinic_email": settings.CLINIC_EMAIL,
+        "clinic_address": settings.CLINIC_ADDRESS,
+        "site_url": settings.SITE_URL,
+    }
+
+
+def sender() -> str:
+    """DEFAULT_FROM_EMAIL's address under CLINIC_EMAIL_NAME (its own name may name a condition)."""
+    return formataddr((settings.CLINIC_EMAIL_NAME, parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "clinic@localhost"))
+
+
+def render_email(template: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) from emails/<template>_subject.txt, _body.txt and _body.html."""
+    values = {**clinic_context(), **context}
+    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", values).split())
+    text = render_to_string(f"emails/{template}_body.txt", values)
+    html = render_to_string(f"emails/{template}_body.html", values)
+    return subject, text, html
+
+
+def build_email(
+    *,
+    template: str,
+    context: Mapping[str, Any],
+    to: str,
+    message_id: str,
+    headers: Mapping[str, str] | None = None,
+) -> EmailMultiAlternatives:
+    """One message from a template triplet, with the row's stable Message-ID."""
+    subject, text, html = render_email(template, context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=sender(),
+        to=[to],
+        headers={"Message-ID": message_id, **(headers or {})},
+    )
+    message.attach_alternative(html, "text/html")
+    return message

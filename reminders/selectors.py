@@ -1,0 +1,57 @@
+"""Reads for the reminders page, the chart, the dashboard banner and the staff digest."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from patients.models import Patient
+from protocols.engine.evaluate import ORAL, ORAL_SWITCH_CANDIDATE
+from protocols.models import CareStatus, Severity
+from reminders.models import Reminder, ReminderEvent, Status
+
+
+def reminders_failed_count() -> int:
+    """Reminders that failed for good: the dashboard shows a banner while there are any."""
+    return Reminder.objects.filter(status=Status.FAILED).count()
+
+
+def reminder_status_counts() -> dict[str, int]:
+    """Rows per status, every status present (0 when none)."""
+    counts = dict(Reminder.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    return {status: counts.get(status, 0) for status in Status.values}
+
+
+def _with_history(queryset: QuerySet[Reminder]) -> QuerySet[Reminder]:
+    return queryset.prefetch_related(Prefetch("events", queryset=ReminderEvent.objects.order_by("at", "pk")))
+
+
+def reminders_for_patient(patient: Patient) -> QuerySet[Reminder]:
+    """A patient's reminders, newest first, each with its history (for the chart)."""
+    return _with_history(Reminder.objects.filter(patient=patient)).order_by("-created_at", "-pk")
+
+
+def reminders_page(*, status: str | None = None, limit: int = 200) -> list[Reminder]:
+    """The staff page's rows: the latest `limit`, optionally of one status, with patient and history."""
+    queryset = Reminder.objects.select_related("patient")
+    if status in Status.values:
+        queryset = queryset.filter(status=status)
+    return list(_with_history(queryset).order_by("-updated_at", "-pk")[:limit])
+
+
+def worklist_count(*, today: datetime.date) -> int:
+    """Active patients with an injection or a recheck due today or earlier (the nurses' worklist)."""
+    return CareStatus.objects.filter(
+        Q(next_injection_due__lte=today) | Q(next_recheck_due__lte=today), patient__is_active=True
+    ).count()
+
+
+def physician_counts() -> dict[str, int]:
+    """What waits for a physician: patients with alerts, with high alerts, and oral-switch candidates."""
+    active = CareStatus.objects.filter(patient__is_active=True)
+    return active.aggregate(
+        alert_patients=Count("pk", filter=Q(highest_severity__gt=Severity.NONE)),
+        high_alert_patients=Count("pk", filter=Q(highest_severity=Severity.HIGH)),
+        oral_switch_candidates=Count("pk", filter=Q(verdict=ORAL_SWITCH_CANDIDATE) & ~Q(phase=ORAL)),
+    )

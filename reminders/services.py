@@ -1,0 +1,644 @@
+"""Every write to the reminder outbox.
+
+The database is the source of truth, the broker only a doorbell:
+- `reminders_scan` (beat, every 5 minutes) creates the rows the clinic's rules call for, at most one
+  per (patient, kind, due date, channel), and rings the doorbell for each pending row after commit.
+  A lost message, a broker that was down or a worker that died mid-send are all repaired by a later
+  scan, because it looks at the rows, not at the queue.
+- `reminder_send` (the task) claims a row with a conditional update and goes on only if it won, so a
+  message delivered twice or two workers racing send one email. It re-checks that the obligation
+  still stands, sends, and records the result: temporary SMTP errors go back to pending with a
+  backoff, permanent ones end failed.
+- `reminders_cancel_obsolete` runs in the transaction of every clinical write (see
+  patients.services._clinical_facts_changed): the injection or lab recorded cancels what no longer applies.
+Time is passed in (`now`); the clinic's calendar day is `timezone.localdate(now)`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import smtplib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from accounts import roles
+from patients.models import Patient
+from protocols.engine.evaluate import NOT_STARTED
+from protocols.models import CareStatus
+from reminders import emails, selectors
+from reminders.models import (
+    DUE_SOON_KINDS,
+    INJECTION_KINDS,
+    RECHECK_KINDS,
+    Kind,
+    OutboxMessage,
+    Reminder,
+    ReminderEvent,
+    ReminderSettings,
+    StaffDigest,
+    Status,
+)
+
+logger = logging.getLogger(__name__)
+
+# A row in `sending` this long belongs to a worker that died (the task's hard limit is far shorter).
+STUCK_AFTER = datetime.timedelta(minutes=10)
+# Retry after a temporary error: 1, 2, 4 ... minutes, at most an hour apart, then give up.
+BACKOFF_FIRST = datetime.timedelta(minutes=1)
+BACKOFF_MAX = datetime.timedelta(hours=1)
+MAX_ATTEMPTS = 12
+# An overdue reminder is created up to this long after it fell due; older misses are the worklist's.
+OVERDUE_LOOKBACK = datetime.timedelta(days=30)
+
+UNSUBSCRIBE_SALT = "reminders.unsubscribe"
+OPT_OUT_REASON = "Opted out of email reminders with the link in a reminder."
+
+# The kind of visit, and nothing more: no drug, test name or condition (minimum necessary).
+VISIT = {
+    Kind.INJECTION_DUE_SOON: "injection appointment",
+    Kind.INJECTION_OVERDUE: "injection appointment",
+    Kind.RECHECK_DUE_SOON: "blood test",
+    Kind.RECHECK_OVERDUE: "blood test",
+}
+
+
+# Eligibility and the rules -----------------------------------------------------------------------
+
+
+def patient_skip_reason(patient: Patient) -> str:
+    """Why this patient may not be emailed; empty when they may."""
+    if not patient.is_active:
+        return "discharged"
+    if patient.email_opt_out_at is not None:
+        return "opted out"
+    if not patient.email_reminders_consent:
+        return "no consent to email reminders"
+    if not patient.email:
+        return "no email address"
+    return ""
+
+
+def obligations(
+    *,
+    next_injection_due: datetime.date | None,
+    next_recheck_due: datetime.date | None,
+    today: datetime.date,
+    days_before: int,
+    days_after: int,
+) -> list[tuple[str, datetime.date]]:
+    """The (kind, due date) reminders that are due on `today` by the clinic's rules.
+
+    Due soon: from `days_before` days before the due date up to the due date itself. Overdue: from
+    `days_after` days after it (for OVERDUE_LOOKBACK). The unique key makes each one happen once.
+    """
+    found: list[tuple[str, datetime.date]] = []
+    for due, soon, overdue in (
+        (next_injection_due, Kind.INJECTION_DUE_SOON, Kind.INJECTION_OVERDUE),
+        (next_recheck_due, Kind.RECHECK_DUE_SOON, Kind.RECHECK_OVERDUE),
+    ):
+        if due is None:
+            continue
+        if due - datetime.timedelta(days=days_before) <= today <= due:
+            found.append((soon.value, due))
+        first_overdue = due + datetime.timedelta(days=days_after)
+        if first_overdue <= today <= first_overdue + OVERDUE_LOOKBACK:
+            found.append((overdue.value, due))
+    return found
+
+
+def _current_due(status: CareStatus | None, kind: str) -> datetime.date | None:
+    if status is None:
+        return None
+    if kind in INJECTION_KINDS:
+        # A patient not started yet is "due today" every day: there is no appointment to remind of.
+        return None if status.phase == NOT_STARTED else status.next_injection_due
+    return status.next_recheck_due
+
+
+def _obsolete_reason(reminder: Reminder, today: datetime.date) -> str:
+    status = CareStatus.objects.filter(patient_id=reminder.patient_id).first()
+    if _current_due(status, reminder.kind) != reminder.due_date:
+        return "no longer due: the visit was recorded or the due date changed"
+    if reminder.kind in DUE_SOON_KINDS and today > reminder.due_date:
+        return "the due date passed before it could be sent"
+    return ""
+
+
+# Events and transitions --------------------------------------------------------------------------
+
+
+def _events(reminder_ids: Iterable[int], status: str, note: str, now: datetime.datetime) -> None:
+    ReminderEvent.objects.bulk_create(
+        [ReminderEvent(reminder_id=pk, at=now, status=status, note=note) for pk in reminder_ids]
+    )
+
+
+def _transition(
+    queryset: models.QuerySet[Reminder], *, status: str, note: str, now: datetime.datetime, **values: object
+) -> list[int]:
+    """Move the rows of `queryset` to `status` (one UPDATE), with an event each; the ids moved.
+
+    The rows are locked first, so a worker claiming one at the same time either wins (and the row is
+    no longer in `queryset`) or waits for this transaction."""
+    with transaction.atomic():
+        ids = list(queryset.select_for_update().values_list("pk", flat=True))
+        if ids:
+            Reminder.objects.filter(pk__in=ids).update(status=status, updated_at=now, **values)
+            _events(ids, status, note, now)
+    return ids
+
+
+def reminders_cancel_obsolete(*, patient: Patient, now: datetime.datetime | None = None) -> list[int]:
+    """Cancel the patient's pending reminders whose due date is no longer the care status's.
+
+    Runs inside the clinical write's transaction, after the care status refresh: recording the
+    injection or the lab result cancels the reminder about it, and a rollback brings it back."""
+    now = now or timezone.now()
+    status = CareStatus.objects.filter(patient=patient).first()
+    pending = Reminder.objects.filter(patient=patient, status=Status.PENDING)
+    stale = Q(pk__in=[])
+    for kinds in (INJECTION_KINDS, RECHECK_KINDS):
+        due = _current_due(status, kinds[0])
+        stale |= Q(kind__in=kinds) & (~Q(due_date=due) if due is not None else Q())
+    return _transition(
+        pending.filter(stale),
+        status=Status.CANCELLED,
+        note="no longer due: the visit was recorded or the due date changed",
+        now=now,
+        reason="no longer due",
+    )
+
+
+# The scan ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScanResult:
+    created: int = 0
+    skipped: int = 0
+    unskipped: int = 0
+    expired: int = 0
+    requeued: int = 0
+    in_window: bool = True
+    due_ids: list[int] = field(default_factory=list)
+    digest_ids: list[int] = field(default_factory=list)
+
+
+def _candidate_statuses(today: datetime.date, config: ReminderSettings) -> models.QuerySet[CareStatus]:
+    """Care statuses with a due date inside one of the rule's ranges (the indexes do the work)."""
+    soon = (today, today + datetime.timedelta(days=config.days_before))
+    late_to = today - datetime.timedelta(days=config.days_after)
+    late = (late_to - OVERDUE_LOOKBACK, late_to)
+    injection = (Q(next_injection_due__range=soon) | Q(next_injection_due__range=late)) & ~Q(phase=NOT_STARTED)
+    recheck = Q(next_recheck_due__range=soon) | Q(next_recheck_due__range=late)
+    return CareStatus.objects.filter(injection | recheck).select_related("patient")
+
+
+def _create_due(config: ReminderSettings, now: datetime.datetime, result: ScanResult) -> None:
+    today = timezone.localdate(now)
+    wanted: dict[tuple[int, str, datetime.date], Patient] = {}
+    for status in _candidate_statuses(today, config):
+        due = obligations(
+            next_injection_due=_current_due(status, Kind.INJECTION_DUE_SOON),
+            next_recheck_due=status.next_recheck_due,
+            today=today,
+            days_before=config.days_before,
+            days_after=config.days_after,
+        )
+        for kind, due_date in due:
+            wanted[(status.patient_id, kind, due_date)] = status.patient
+    if not wanted:
+        return
+    existing: dict[tuple[int, str, datetime.date], Reminder] = {}
+    patient_ids = sorted({key[0] for key in wanted})
+    for start in range(0, len(patient_ids), 500):
+        rows = Reminder.objects.filter(
+            patient_id__in=patient_ids[start : start + 500],
+            channel=Reminder.Channel.EMAIL,
+            due_date__in={key[2] for key in wanted},
+        ).only("pk", "patient_id", "kind", "due_date", "status")
+        existing.update({(r.patient_id, r.kind, r.due_date): r for r in rows})
+
+    new: list[Reminder] = []
+    unskip: list[int] = []
+    for key, patient in wanted.items():
+        reason = patient_skip_reason(patient)
+        row = existing.get(key)
+        if row is None:
+            new.append(
+                Reminder(
+                    patient_id=key[0],
+                    kind=key[1],
+                    due_date=key[2],
+                    status=Status.SKIPPED if reason else Status.PENDING,
+                    reason=reason,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        elif row.status == Status.SKIPPED and not reason:
+            unskip.append(row.pk)  # consent given (or an email added) while the reminder still applies
+    # ignore_conflicts: a scan running at the same time may have created some of them first.
+    Reminder.objects.bulk_create(new, ignore_conflicts=True)
+    # Only the rows this scan inserted carry the Message-IDs it generated.
+    created = Reminder.objects.filter(message_id__in=[r.message_id for r in new]).values_list("pk", "status", "reason")
+    ReminderEvent.objects.bulk_create(
+        [
+            ReminderEvent(reminder_id=pk, at=now, status=status, note=f"skipped: {reason}" if reason else "created")
+            for pk, status, reason in created
+        ]
+    )
+    result.created += sum(status == Status.PENDING for _, status, _ in created)
+    result.skipped += sum(status == Status.SKIPPED for _, status, _ in created)
+    if unskip:
+        moved = _transition(
+            Reminder.objects.filter(pk__in=unskip, status=Status.SKIPPED),
+            status=Status.PENDING,
+            note="the patient may now be emailed",
+            now=now,
+            reason="",
+            next_attempt_at=now,
+            enqueued_at=None,
+        )
+        result.unskipped = len(moved)
+
+
+def _requeue_stuck(now: datetime.datetime) -> int:
+    """Rows left in `sending` by a worker that died: back to pending (at least once beats never)."""
+    stuck = _transition(
+        Reminder.objects.filter(status=Status.SENDING, claimed_at__lt=now - STUCK_AFTER),
+        status=Status.PENDING,
+        note=f"requeued: still sending after {STUCK_AFTER}",
+        now=now,
+        next_attempt_at=now,
+        enqueued_at=None,
+    )
+    StaffDigest.objects.filter(status=Status.SENDING, claimed_at__lt=now - STUCK_AFTER).update(
+        status=Status.PENDING, next_attempt_at=now, enqueued_at=None, updated_at=now
+    )
+    return len(stuck)
+
+
+def _expire(today: datetime.date, now: datetime.datetime) -> int:
+    """'Due soon' reminders whose date passed unsent, and yesterday's unsent digests, are moot."""
+    expired = _transition(
+        Reminder.objects.filter(status=Status.PENDING, kind__in=DUE_SOON_KINDS, due_date__lt=today),
+        status=Status.CANCELLED,
+        note="the due date passed before it could be sent",
+        now=now,
+        reason="expired",
+    )
+    StaffDigest.objects.filter(status=Status.PENDING, date__lt=today).update(
+        status=Status.CANCELLED, last_error="expired: a digest is only useful on its day", updated_at=now
+    )
+    return len(expired)
+
+
+def _ready(model: type[OutboxMessage], now: datetime.datetime) -> models.QuerySet[OutboxMessage]:
+    """Pending rows whose time has come and that no task was handed out for (recently)."""
+    return model.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).filter(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - STUCK_AFTER)
+    )
+
+
+def reminders_scan(*, now: datetime.datetime, enqueue: bool = True) -> ScanResult:
+    """One pass of the beat: create what is due, repair what is stuck, queue what is ready.
+
+    Rows are created and queued only inside the clinic's send window (local time); outside it the
+    scan only tidies up. With `enqueue`, tasks go to the broker after commit; a broker that is down
+    loses nothing (the rows stay pending and the next scan queues them again)."""
+    config = ReminderSettings.load()
+    local = timezone.localtime(now)
+    result = ScanResult(in_window=config.in_window(local))
+    with transaction.atomic():
+        result.requeued = _requeue_stuck(now)
+        result.expired = _expire(local.date(), now)
+        if config.enabled and result.in_window:
+            _create_due(config, now, result)
+        if result.in_window:
+            result.due_ids = list(_ready(Reminder, now).order_by("pk").values_list("pk", flat=True))
+        digests = _ready(StaffDigest, now).filter(date=local.date())
+        result.digest_ids = list(digests.order_by("pk").values_list("pk", flat=True))
+        if enqueue:
+            _enqueue_on_commit(Reminder, result.due_ids, "reminders.tasks.send_reminder", now)
+            _enqueue_on_commit(StaffDigest, result.digest_ids, "reminders.tasks.send_staff_digest", now)
+    return result
+
+
+def _enqueue_on_commit(model: type[OutboxMessage], ids: Sequence[int], task_name: str, now: datetime.datetime) -> None:
+    """Mark the rows handed out and, after commit, publish one task per row (only its id)."""
+    if not ids:
+        return
+    model.objects.filter(pk__in=ids).update(enqueued_at=now)
+    transaction.on_commit(partial(_publish, model, list(ids), task_name))
+
+
+def _publish(model: type[OutboxMessage], ids: list[int], task_name: str) -> None:
+    from b12clinic.celery import app
+
+    for position, pk in enumerate(ids):
+        try:
+            app.send_task(task_name, args=[pk])
+        except Exception:  # the broker is down: the rest would fail the same way
+            unsent = ids[position:]
+            logger.exception(
+                "Could not queue %s %s; they stay pending and the next scan queues them.", len(unsent), task_name
+            )
+            model.objects.filter(pk__in=unsent, status=Status.PENDING).update(enqueued_at=None)
+            return
+
+
+# Sending -------------------------------------------------------------------------------------------
+
+_TEMPORARY_EXCEPTIONS = (smtplib.SMTPServerDisconnected, OSError, TimeoutError)
+
+
+def is_temporary(error: BaseException) -> bool:
+    """Whether a send error may go away by itself: 4xx replies and network trouble are; 5xx are not."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and any(400 <= code < 500 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    if isinstance(error, smtplib.SMTPException):
+        return isinstance(error, smtplib.SMTPServerDisconnected)
+    if type(error).__name__ == "SoftTimeLimitExceeded":
+        return True
+    return isinstance(error, _TEMPORARY_EXCEPTIONS)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def describe(error: BaseException) -> str:
+    """The error as staff read it: the SMTP reply code and text when there is one."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        detail = "; ".join(f"{address}: {code} {_text(text)}" for address, (code, text) in error.recipients.items())
+    elif isinstance(error, smtplib.SMTPResponseException):
+        detail = f"{error.smtp_code} {_text(error.smtp_error)}"
+    else:
+        detail = str(error)
+    return f"{type(error).__name__}: {detail}"[:2000]
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    """The wait after the `attempts`-th failed attempt: 1, 2, 4 ... minutes, at most BACKOFF_MAX."""
+    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+
+
+def _claim(model: type[OutboxMessage], pk: int, now: datetime.datetime) -> bool:
+    """pending -> sending in one conditional UPDATE (autocommitted at once, so rivals see it);
+    True only for the one caller that changed the row."""
+    return (
+        model.objects.filter(pk=pk, status=Status.PENDING, next_attempt_at__lte=now).update(
+            status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+        )
+        == 1
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # sent, retry, failed, cancelled, skipped, not_claimed, outside_window
+    error: str = ""
+
+
+def _deliver(
+    row: OutboxMessage,
+    build: Callable[[], EmailMultiAlternatives],
+    now: datetime.datetime,
+    record: Callable[[str, str], None],
+) -> Outcome:
+    """Build and send the message of `row` (already claimed) and store the result on it;
+    `record(status, note)` adds history. A message that cannot be built fails like a 5xx."""
+    try:
+        build().send()
+    except Exception as error:
+        text = describe(error)
+        row.last_error = text
+        row.updated_at = now
+        if is_temporary(error) and row.attempts < MAX_ATTEMPTS:
+            row.status = Status.PENDING
+            row.next_attempt_at = now + backoff(row.attempts)
+            row.enqueued_at = None
+            row.save(update_fields=["status", "last_error", "next_attempt_at", "enqueued_at", "updated_at"])
+            record(Status.PENDING, f"temporary error, retry after {row.next_attempt_at:%H:%M}: {text}")
+            logger.warning("%s %s: temporary send error, will retry: %s", type(row).__name__, row.pk, text)
+            return Outcome("retry", text)
+        row.status = Status.FAILED
+        row.save(update_fields=["status", "last_error", "updated_at"])
+        record(Status.FAILED, text)
+        logger.error("%s %s: send failed for good: %s", type(row).__name__, row.pk, text)
+        return Outcome("failed", text)
+    row.status = Status.SENT
+    row.sent_at = row.updated_at = now
+    row.last_error = ""
+    row.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
+    record(Status.SENT, "")
+    return Outcome("sent")
+
+
+def unsubscribe_token(patient: Patient) -> str:
+    return signing.dumps(patient.pk, salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_url(patient: Patient) -> str:
+    return settings.SITE_URL + reverse("reminders:unsubscribe", args=[unsubscribe_token(patient)])
+
+
+def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:
+    """The patient email: the kind of visit, its date, how to reach the clinic; nothing clinical."""
+    patient = reminder.patient
+    opt_out = unsubscribe_url(patient)
+    return emails.build_email(
+        template="reminder",
+        context={
+            "given_name": patient.given_name,
+            "visit": VISIT[Kind(reminder.kind)],
+            "due": emails.format_day(reminder.due_date),
+            "overdue": reminder.kind not in DUE_SOON_KINDS,
+            "unsubscribe_url": opt_out,
+        },
+        to=patient.email,
+        message_id=reminder.message_id,
+        headers={"List-Unsubscribe": f"<{opt_out}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
+
+
+def _finish(reminder: Reminder, status: str, reason: str, now: datetime.datetime) -> Outcome:
+    reminder.status = status
+    reminder.reason = reason[:200]
+    reminder.updated_at = now
+    reminder.save(update_fields=["status", "reason", "updated_at"])
+    _events([reminder.pk], status, reason, now)
+    return Outcome(status)
+
+
+def reminder_send(*, reminder_id: int, now: datetime.datetime) -> Outcome:
+    """Send one reminder at most once: claim, re-check, send, record. Safe to call any number of times."""
+    if not ReminderSettings.load().in_window(timezone.localtime(now)):
+        return Outcome("outside_window")  # the next scan inside the window queues it again
+    if not _claim(Reminder, reminder_id, now):
+        return Outcome("not_claimed")
+    reminder = Reminder.objects.select_related("patient").get(pk=reminder_id)
+    _events([reminder.pk], Status.SENDING, f"attempt {reminder.attempts}", now)
+    if reason := patient_skip_reason(reminder.patient):
+        return _finish(reminder, Status.SKIPPED, reason, now)
+    if reason := _obsolete_reason(reminder, timezone.localdate(now)):
+        return _finish(reminder, Status.CANCELLED, reason, now)
+    return _deliver(
+        reminder, partial(reminder_email, reminder), now, lambda status, note: _events([reminder.pk], status, note, now)
+    )
+
+
+@transaction.atomic
+def reminder_retry(*, reminder: Reminder, by: AbstractBaseUser, now: datetime.datetime) -> bool:
+    """Staff: send a failed reminder again (after fixing the address, say)."""
+    moved = _transition(
+        Reminder.objects.filter(pk=reminder.pk, status=Status.FAILED),
+        status=Status.PENDING,
+        note=f"sent again by {by}",
+        now=now,
+        next_attempt_at=now,
+        enqueued_at=None,
+        attempts=0,
+    )
+    return bool(moved)
+
+
+# Opting out ----------------------------------------------------------------------------------------
+
+
+def patient_for_unsubscribe_token(token: str) -> Patient | None:
+    try:
+        pk = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    return Patient.objects.filter(pk=pk).first()
+
+
+@transaction.atomic
+def patient_unsubscribe(*, patient: Patient, now: datetime.datetime) -> bool:
+    """Opt the patient out (audited in the patient's history); False when they already were."""
+    from patients.services import patient_set_email_consent
+
+    if patient.email_opt_out_at is not None and not patient.email_reminders_consent:
+        return False
+    patient_set_email_consent(patient=patient, consent=False, now=now, reason=OPT_OUT_REASON)
+    _transition(
+        Reminder.objects.filter(patient=patient, status=Status.PENDING),
+        status=Status.SKIPPED,
+        note="opted out",
+        now=now,
+        reason="opted out",
+    )
+    return True
+
+
+# Staff digest --------------------------------------------------------------------------------------
+
+
+def _digest_recipients() -> models.QuerySet[AbstractBaseUser]:
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[roles.NURSE, roles.PHYSICIAN])
+        .exclude(email="")
+        .distinct()
+    )
+
+
+def staff_digests_create(*, now: datetime.datetime, enqueue: bool = True) -> list[int]:
+    """Today's digest row for every nurse and physician with an email (once: unique per user and day),
+    queued after commit; the ids of today's pending digests."""
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        StaffDigest.objects.bulk_create(
+            [
+                StaffDigest(user=user, date=today, next_attempt_at=now, created_at=now, updated_at=now)
+                for user in _digest_recipients()
+            ],
+            ignore_conflicts=True,
+        )
+        ids = list(_ready(StaffDigest, now).filter(date=today).order_by("pk").values_list("pk", flat=True))
+        if enqueue:
+            _enqueue_on_commit(StaffDigest, ids, "reminders.tasks.send_staff_digest", now)
+    return ids
+
+
+def _site_url(name: str, fallback: str) -> str:
+    """The absolute address of a named page (the staff pages' own app may not be installed)."""
+    try:
+        return settings.SITE_URL + reverse(name)
+    except NoReverseMatch:
+        return settings.SITE_URL + fallback
+
+
+def staff_digest_email(digest: StaffDigest, today: datetime.date) -> EmailMultiAlternatives:
+    user = digest.user
+    nurse, physician = roles.is_nurse(user), roles.is_physician(user)
+    context: dict[str, object] = {
+        "name": user.get_full_name() or user.get_username(),
+        "day": emails.format_day(today),
+        "nurse": nurse,
+        "physician": physician,
+        "worklist_url": _site_url("worklist", "/worklist/"),
+        "dashboard_url": _site_url("dashboard", "/dashboard/"),
+        "reminders_url": settings.SITE_URL + reverse("reminders:list"),
+        "failed_reminders": selectors.reminders_failed_count(),
+    }
+    if nurse:
+        context["worklist_count"] = selectors.worklist_count(today=today)
+    if physician:
+        context.update(selectors.physician_counts())
+    return emails.build_email(template="staff_digest", context=context, to=user.email, message_id=digest.message_id)
+
+
+def staff_digest_send(*, digest_id: int, now: datetime.datetime) -> Outcome:
+    """Send one day's digest at most once (the same claim as reminders)."""
+    if not _claim(StaffDigest, digest_id, now):
+        return Outcome("not_claimed")
+    digest = StaffDigest.objects.select_related("user").get(pk=digest_id)
+    today = timezone.localdate(now)
+    if digest.date != today or not digest.user.is_active or not digest.user.email:
+        digest.status, digest.updated_at = Status.CANCELLED, now
+        digest.last_error = "not sent: another day, or the user has no email any more"
+        digest.save(update_fields=["status", "last_error", "updated_at"])
+        return Outcome(Status.CANCELLED)
+    return _deliver(digest, partial(staff_digest_email, digest, today), now, lambda status, note: None)
+
+
+# The operator's command ----------------------------------------------------------------------------
+
+
+@dataclass
+class SyncRun:
+    scan: ScanResult
+    outcomes: dict[str, int]
+
+
+def reminders_send_now(*, now: datetime.datetime) -> SyncRun:
+    """One scan and every ready reminder and today's digests sent here, without a broker."""
+    scan = reminders_scan(now=now, enqueue=False)
+    outcomes: dict[str, int] = {}
+    for pk in scan.due_ids:
+        outcome = reminder_send(reminder_id=pk, now=now)
+        outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
+    for pk in scan.digest_ids:
+        outcome = staff_digest_send(digest_id=pk, now=now)
+        key = f"digest_{outcome.status}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    return SyncRun(scan=scan, outcomes=outcomes)

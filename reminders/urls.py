@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from reminders import views
+
+app_name = "reminders"
+urlpatterns = [
+    path("", views.reminder_list, name="list"),
+    path("<int:reminder_id>/retry/", views.reminder_retry, name="retry"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+]

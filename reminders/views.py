@@ -1,0 +1,56 @@
+"""The staff reminders page and the patients' one-click opt-out."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from reminders import emails, selectors, services
+from reminders.models import Reminder, Status
+
+# Every staff role may see patients; the page names patients, so it asks the same permission.
+STAFF_PERMISSION = "patients.view_patient"
+
+
+@permission_required(STAFF_PERMISSION, raise_exception=True)
+def reminder_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status") or None
+    return render(
+        request,
+        "reminders/reminder_list.html",
+        {
+            "counts": selectors.reminder_status_counts(),
+            "statuses": Status.choices,
+            "selected": status if status in Status.values else None,
+            "reminders": selectors.reminders_page(status=status),
+        },
+    )
+
+
+@require_POST
+@permission_required(STAFF_PERMISSION, raise_exception=True)
+def reminder_retry(request: HttpRequest, reminder_id: int) -> HttpResponse:
+    reminder = get_object_or_404(Reminder, pk=reminder_id)
+    services.reminder_retry(reminder=reminder, by=request.user, now=timezone.now())
+    return redirect(reverse("reminders:list") + "?status=failed")
+
+
+# Mail providers POST `List-Unsubscribe=One-Click` (RFC 8058) without a CSRF token; the signed token
+# in the URL is what authorises the opt-out, and a forged request could only opt a patient out.
+@csrf_exempt
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    patient = services.patient_for_unsubscribe_token(token)
+    context = {**emails.clinic_context(), "token": token}
+    if patient is None:
+        return render(request, "reminders/unsubscribe.html", {**context, "invalid": True}, status=404)
+    if request.method == "POST":
+        services.patient_unsubscribe(patient=patient, now=timezone.now())
+        return render(request, "reminders/unsubscribe.html", {**context, "done": True})
+    return render(request, "reminders/unsubscribe.html", context)

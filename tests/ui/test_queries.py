@@ -1,0 +1,43 @@
+"""Every page runs a bounded number of queries, the same bound at 10 and at 200 patients."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.ui.builders import Clinic
+
+pytestmark = pytest.mark.django_db
+
+WORKLIST_MAX = 10
+DASHBOARD_MAX = 20
+CHART_MAX = 30
+SEARCH_MAX = 8
+
+
+@pytest.mark.parametrize("count", [10, 200])
+def test_it_renders_every_page_in_a_bounded_number_of_queries(
+    count: int, clinic: Clinic, physician_client: Client, django_assert_max_num_queries
+) -> None:
+    patients = clinic.panel(count)
+    busiest = max(patients, key=lambda p: p.injections.count())
+
+    with django_assert_max_num_queries(WORKLIST_MAX):
+        worklist = physician_client.get(reverse("worklist"))
+    with django_assert_max_num_queries(DASHBOARD_MAX):
+        dashboard = physician_client.get(reverse("dashboard"))
+    with django_assert_max_num_queries(DASHBOARD_MAX):
+        filtered = physician_client.get(reverse("dashboard"), {"alert": "ALERT-B12-LOW", "cause": "dietary"})
+    with django_assert_max_num_queries(CHART_MAX):
+        chart = physician_client.get(reverse("patient_detail", args=[busiest.pk]))
+    with django_assert_max_num_queries(SEARCH_MAX):
+        search = physician_client.get(reverse("patient_list"), {"q": "Over"})
+    with django_assert_max_num_queries(SEARCH_MAX):
+        live = physician_client.get(reverse("patient_list"), {"q": "UI-"}, headers={"HX-Request": "true"})
+
+    for response in (worklist, dashboard, filtered, chart, search, live):
+        assert response.status_code == 200
+    assert b"<html" not in live.content  # the htmx answer is the results table alone
+    assert dashboard.context["board"].counts["lost"] > 0
+    assert len(worklist.context["worklist"].injections) > 0
