@@ -20,6 +20,7 @@ from patients.access import VIEW_PATIENT, patient_for, require
 from patients.forms import add_service_errors
 from patients.models import CauseKind, Patient
 from protocols.engine.rules import RULES
+from reminders.selectors import reminders_failed_count
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -44,6 +45,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "board": board,
             "alert_choices": [(rule, RULES[rule].text) for rule in selectors.ALERT_RULES],
             "cause_choices": CauseKind.choices,
+            "reminders_failed_count": reminders_failed_count(),
         },
     )
 

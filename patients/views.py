@@ -20,6 +20,7 @@ from patients import forms, selectors, services
 from patients.access import VIEW_PATIENT, patient_for, require
 from patients.models import Medication, Patient
 from protocols.services import care_status_explanation
+from reminders.selectors import reminders_for_patient
 
 
 def _next_or_chart(request: HttpRequest, patient: Patient) -> HttpResponse:
@@ -63,6 +64,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "active_medications": [m for m in patient.medications.all() if m.stop is None],
         "can_decide": request.user.has_perm("patients.make_decision"),
         "stop_form": forms.MedicationStopForm(initial={"stop": today}),
+        "reminders": reminders_for_patient(patient),
     }
     return render(request, "patients/patient_detail.html", context)
 

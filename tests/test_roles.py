@@ -106,3 +106,19 @@ def test_it_tells_roles_apart(nurse, physician, stranger) -> None:
     assert (roles.is_nurse(nurse), roles.is_physician(nurse)) == (True, False)
     assert (roles.is_nurse(physician), roles.is_physician(physician)) == (False, True)
     assert (roles.is_nurse(stranger), roles.is_physician(stranger)) == (False, False)
+
+
+@pytest.mark.django_db
+def test_every_role_gets_the_permissions_of_later_apps_after_migrate() -> None:
+    """accounts' post_migrate handler runs (it needs a models module) and reaches the clinic and
+    reminders apps, whose permissions only exist once their migrations have run."""
+    from django.contrib.auth.models import Group
+
+    def perms(role: str) -> set[str]:
+        group = Group.objects.get(name=role)
+        return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type")}
+
+    assert {"clinic.view_decision", "reminders.view_reminder"} <= perms("nurse")
+    assert "clinic.add_decision" not in perms("nurse")
+    assert "clinic.add_decision" in perms("physician")
+    assert {"reminders.change_remindersettings", "clinic.view_decision"} <= perms("clinic_admin")

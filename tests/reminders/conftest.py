@@ -386,12 +386,10 @@ def restore_migrated_rows() -> None:
 
     from accounts import roles
     from protocols.models import ProtocolProfile
-    from reminders.apps import grant_clinic_admin
 
     if not ProtocolProfile.objects.exists():
         import_module("protocols.migrations.0002_builtin_profiles").create_builtin_profiles(apps, None)
     roles.grant_role_permissions(Group, Permission)
-    grant_clinic_admin()
 
 
 @pytest.fixture(scope="module")
