@@ -68,7 +68,169 @@ def refresh() -> dict[str, object]:
     }
 
 
-MEASURES = {"engine": engine, "refresh": refresh}
+def _physician():
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from accounts import roles
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-physician")
+    user.groups.add(Group.objects.get(name=roles.PHYSICIAN))
+    return user
+
+
+def session() -> dict[str, object]:
+    """A logged-in session for the HTTP client (it sends the cookie; no login form in the timings)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from patients.models import Injection
+
+    user = _physician()
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    # Charts of patients with a long history (the heavy case), spread over the population.
+    busy = list(Injection.objects.values_list("patient_id", flat=True).order_by("-given_at").distinct()[:5000])[::100][
+        :50
+    ]
+    return {"session_key": store.session_key, "chart_patients": busy}
+
+
+def pages(patient_id: int) -> dict[str, str]:
+    return {"dashboard": "/dashboard/", "worklist": "/worklist/", "chart": f"/patients/{patient_id}/"}
+
+
+def queries(patient_id: str) -> dict[str, object]:
+    """Queries per page, counted in-process with Django's test client."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(secure=True, HTTP_HOST="127.0.0.1", HTTP_X_FORWARDED_PROTO="https")
+    client.force_login(_physician())
+    counts = {}
+    for name, path in pages(int(patient_id)).items():
+        client.get(path)  # warm
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        counts[f"{name}_queries"] = len(captured.captured_queries)
+    return counts
+
+
+DASHBOARD_SQL = [
+    # The dashboard's lists and counts, written by hand against the same indexes (same filters and
+    # limits): the floor the ORM, the Python and the template stand on.
+    """SELECT count(*) FILTER (WHERE c.next_injection_due < %(today)s AND c.next_injection_due >= %(lost)s),
+              count(*) FILTER (WHERE c.next_injection_due < %(lost)s),
+              count(*) FILTER (WHERE c.next_recheck_due BETWEEN %(today)s AND %(soon)s),
+              count(*) FILTER (WHERE c.next_recheck_due < %(today)s),
+              count(*) FILTER (WHERE c.verdict = 'oral_switch_candidate')
+         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id WHERE p.is_active""",
+    """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_injection_due, c.verdict
+         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
+        WHERE p.is_active AND c.next_injection_due < %(today)s AND c.next_injection_due >= %(lost)s
+        ORDER BY c.next_injection_due, p.family_name, p.given_name LIMIT 100""",
+    """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_injection_due, c.verdict
+         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
+        WHERE p.is_active AND c.next_injection_due < %(lost)s
+        ORDER BY c.next_injection_due, p.family_name, p.given_name LIMIT 100""",
+    """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_recheck_due, c.recheck_labs
+         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
+        WHERE p.is_active AND c.next_recheck_due BETWEEN %(today)s AND %(soon)s
+        ORDER BY c.next_recheck_due, p.family_name, p.given_name LIMIT 100""",
+    """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_recheck_due, c.recheck_labs
+         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
+        WHERE p.is_active AND c.next_recheck_due < %(today)s
+        ORDER BY c.next_recheck_due, p.family_name, p.given_name LIMIT 100""",
+    """SELECT p.id, p.given_name, p.family_name, p.mrn, c.latest_b12
+         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
+         JOIN patients_regimen r ON r.patient_id = p.id
+        WHERE p.is_active AND c.verdict = 'oral_switch_candidate' AND r.oral_since IS NULL
+        ORDER BY p.family_name, p.given_name LIMIT 100""",
+    """SELECT p.id, p.given_name, p.family_name, p.mrn, a.alert
+         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id,
+              jsonb_array_elements(c.alerts) a(alert)
+        WHERE p.is_active AND c.highest_severity >= 2 AND a.alert->>'severity' IN ('high', 'medium')
+          AND NOT EXISTS (SELECT 1 FROM clinic_decision d WHERE d.patient_id = p.id AND d.kind = 'alert_acknowledged'
+                          AND d.alert_rule = a.alert->>'rule')
+        ORDER BY a.alert->>'severity', a.alert->>'since', p.family_name LIMIT 100""",
+    """SELECT count(*) FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id,
+              jsonb_array_elements(c.alerts) a(alert)
+        WHERE p.is_active AND c.highest_severity >= 2 AND a.alert->>'severity' IN ('high', 'medium')""",
+]
+
+
+def sql() -> dict[str, object]:
+    """The hand-written SQL's time for the dashboard's lists, best of 20 (fetching every row)."""
+    import datetime
+
+    from django.db import connection
+
+    today = timezone.localdate()
+    params = {"today": today, "lost": today - datetime.timedelta(days=60), "soon": today + datetime.timedelta(days=14)}
+    timings = []
+    with connection.cursor() as cursor:
+        for _ in range(20):
+            started = time.perf_counter()
+            for statement in DASHBOARD_SQL:
+                cursor.execute(statement, params)
+                cursor.fetchall()
+            timings.append(time.perf_counter() - started)
+    return {"dashboard_sql_ms": round(min(timings) * 1000, 2)}
+
+
+def scan() -> dict[str, object]:
+    """One reminder scan creating the due rows (at 10:00 clinic time, inside the send window)."""
+    import datetime
+
+    from reminders.services import reminders_scan
+
+    local_ten = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time(10)))
+    started = time.perf_counter()
+    result = reminders_scan(now=local_ten, enqueue=False)
+    return {
+        "scan_s": round(time.perf_counter() - started, 3),
+        "scan_created": result.created,
+        "scan_skipped": result.skipped,
+        "scan_due_ids": len(result.due_ids),
+    }
+
+
+def emails() -> dict[str, object]:
+    """Send every ready reminder to the SMTP sink named by EMAIL_HOST/EMAIL_PORT, synchronously."""
+    import datetime
+
+    from reminders.models import Reminder, Status
+    from reminders.services import reminder_send
+
+    local_ten = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time(10, 1)))
+    ids = list(Reminder.objects.filter(status=Status.PENDING).values_list("pk", flat=True))
+    started = time.perf_counter()
+    outcomes: dict[str, int] = {}
+    for pk in ids:
+        outcome = reminder_send(reminder_id=pk, now=local_ten)
+        outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
+    elapsed = time.perf_counter() - started
+    return {
+        "emails_sent": outcomes.get("sent", 0),
+        "emails_per_s": round(outcomes.get("sent", 0) / elapsed, 1),
+        "email_outcomes": outcomes,
+    }
+
+
+MEASURES = {
+    "engine": engine,
+    "refresh": refresh,
+    "session": session,
+    "queries": queries,
+    "sql": sql,
+    "scan": scan,
+    "emails": emails,
+}
 
 if __name__ == "__main__":
     print(json.dumps(MEASURES[sys.argv[1]](*sys.argv[2:])))

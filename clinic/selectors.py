@@ -8,17 +8,14 @@ re-evaluation has turned yesterday's due date into an overdue alert.
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from clinic.models import Decision
 from patients.models import Cause, CauseKind, LabResult, Patient
-from protocols.engine.rules import ALERT_SEVERITY, SEVERITY_ORDER
-from protocols.models import CareStatus, Severity
+from protocols.engine.rules import ALERT_SEVERITY
+from protocols.models import CareAlert, CareStatus, Severity
 
 # The worklist shows rechecks due within this many days, so the labs can be drawn at a visit this week.
 WORKLIST_RECHECK_DAYS = 7
@@ -71,25 +68,42 @@ class Worklist:
     recheck_until: datetime.date
     injections: list[InjectionDue]
     rechecks: list[RecheckDue]
+    injections_total: int
+    rechecks_total: int
+    lost: int  # injections more than LOST_TO_FOLLOW_UP_DAYS overdue: on the physician's dashboard
+    limited: bool
 
 
-def worklist(*, today: datetime.date) -> Worklist:
-    """Active patients whose injection is due today or overdue (most overdue first), and those whose
-    lab recheck is due within WORKLIST_RECHECK_DAYS (or overdue), with the labs to draw. Two queries."""
+# Rows per worklist list unless all are asked for (the totals are always complete).
+WORKLIST_LIMIT = 100
+
+
+def worklist(*, today: datetime.date, limit: int | None = WORKLIST_LIMIT) -> Worklist:
+    """Active patients whose injection is due today or overdue (most overdue first, up to
+    LOST_TO_FOLLOW_UP_DAYS; those lost to follow-up are counted, and listed on the dashboard), and
+    those whose lab recheck is due within WORKLIST_RECHECK_DAYS or overdue, with the labs to draw.
+    At most `limit` rows a list. Five queries."""
     recheck_until = today + datetime.timedelta(days=WORKLIST_RECHECK_DAYS)
-    injections = _active_statuses().filter(next_injection_due__lte=today)
+    lost_before = today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
+    injections = _active_statuses().filter(next_injection_due__lte=today, next_injection_due__gte=lost_before)
     rechecks = _active_statuses().filter(next_recheck_due__lte=recheck_until)
+    by_due = ("next_injection_due", "patient__family_name", "patient__given_name", "pk")
+    by_recheck = ("next_recheck_due", "patient__family_name", "patient__given_name", "pk")
     return Worklist(
         today=today,
         recheck_until=recheck_until,
         injections=[
             InjectionDue(status, (today - status.next_injection_due).days)
-            for status in injections.order_by("next_injection_due", "patient__family_name", "patient__given_name")
+            for status in injections.order_by(*by_due)[:limit]
         ],
         rechecks=[
             RecheckDue(status, (status.next_recheck_due - today).days)
-            for status in rechecks.order_by("next_recheck_due", "patient__family_name", "patient__given_name")
+            for status in rechecks.order_by(*by_recheck)[:limit]
         ],
+        injections_total=injections.count(),
+        rechecks_total=rechecks.count(),
+        lost=_active_statuses().filter(next_injection_due__lt=lost_before).count(),
+        limited=limit is not None,
     )
 
 
@@ -98,12 +112,21 @@ def worklist(*, today: datetime.date) -> Worklist:
 
 @dataclass(frozen=True)
 class AlertRow:
-    status: CareStatus
-    alert: dict[str, str]
+    care_alert: CareAlert
 
     @property
     def patient(self) -> Patient:
-        return self.status.patient
+        return self.care_alert.patient
+
+    @property
+    def alert(self) -> dict[str, str]:
+        a = self.care_alert
+        return {
+            "rule": a.rule,
+            "severity": Severity(a.severity).label.lower(),
+            "message": a.message,
+            "since": a.since.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -142,12 +165,18 @@ class Dashboard:
     lost_before: datetime.date | None = None
 
 
-def alert_is_acknowledged(alert: dict[str, str], acknowledgements: Iterable[Decision]) -> bool:
-    """True when an acknowledgement covers this occurrence of the alert: same rule, and the alert has
-    been active since on or before the day it was acknowledged. An alert that cleared and fired again
-    later has a newer `since`, so an older acknowledgement does not hide it."""
-    since = datetime.date.fromisoformat(alert["since"])
-    return any(ack.alert_rule == alert["rule"] and since <= timezone.localdate(ack.made_at) for ack in acknowledgements)
+def unacknowledged_alerts() -> QuerySet[CareAlert]:
+    """Active patients' alerts that no acknowledgement covers. An acknowledgement covers one
+    occurrence: same patient and rule, recorded while the alert was active since the same date. An
+    alert that cleared and fired again has a later `since`, so the old acknowledgement no longer
+    covers it."""
+    covering = Decision.objects.filter(
+        patient=OuterRef("patient"),
+        kind=Decision.Kind.ALERT_ACKNOWLEDGED,
+        alert_rule=OuterRef("rule"),
+        alert_since__gte=OuterRef("since"),
+    )
+    return CareAlert.objects.filter(patient__is_active=True).exclude(Exists(covering))
 
 
 def _filtered(queryset: QuerySet[CareStatus], filters: DashboardFilters) -> QuerySet[CareStatus]:
@@ -166,22 +195,6 @@ def _awaiting_oral_decision() -> Q:
         ~Exists(newer_lab)
     )
     return Q(verdict=ORAL_CANDIDATE, patient__regimen__oral_since__isnull=True) & ~Q(Exists(declined))
-
-
-def _alert_rows(statuses: Sequence[CareStatus], acks: Sequence[Decision], rule: str) -> list[AlertRow]:
-    acks_by_patient: dict[int, list[Decision]] = defaultdict(list)
-    for ack in acks:
-        acks_by_patient[ack.patient_id].append(ack)
-    rows = [
-        AlertRow(status, alert)
-        for status in statuses
-        for alert in status.alerts
-        if alert["severity"] in DASHBOARD_SEVERITIES
-        and (not rule or alert["rule"] == rule)
-        and not alert_is_acknowledged(alert, acks_by_patient[status.patient_id])
-    ]
-    rows.sort(key=lambda row: (SEVERITY_ORDER[row.alert["severity"]], row.alert["since"], row.patient.family_name))
-    return rows
 
 
 def dashboard(*, today: datetime.date, filters: DashboardFilters | None = None, limit: int = LIST_LIMIT) -> Dashboard:
@@ -225,14 +238,18 @@ def dashboard(*, today: datetime.date, filters: DashboardFilters | None = None, 
     board.counts["oral_candidates"] = candidates.count()
     board.oral_candidates = list(candidates.order_by("patient__family_name", "patient__given_name")[:limit])
 
-    alerting = base.filter(highest_severity__gte=Severity.MEDIUM)
-    acks = Decision.objects.filter(
-        kind=Decision.Kind.ALERT_ACKNOWLEDGED, patient_id__in=alerting.values("patient_id")
-    ).only("patient_id", "alert_rule", "made_at")
-    rows = _alert_rows(list(alerting), list(acks), filters.alert_rule)
-    board.counts["alerts_high"] = sum(1 for row in rows if row.alert["severity"] == "high")
-    board.counts["alerts_medium"] = sum(1 for row in rows if row.alert["severity"] == "medium")
-    board.alerts = rows[:limit]
+    alerts = unacknowledged_alerts().filter(severity__gte=Severity.MEDIUM)
+    if filters.alert_rule:
+        alerts = alerts.filter(rule=filters.alert_rule)
+    if filters.cause:
+        alerts = alerts.filter(Exists(Cause.objects.filter(patient=OuterRef("patient"), kind=filters.cause)))
+    by_severity = dict(alerts.values_list("severity").annotate(n=Count("pk")).values_list("severity", "n"))
+    board.counts["alerts_high"] = by_severity.get(Severity.HIGH, 0)
+    board.counts["alerts_medium"] = by_severity.get(Severity.MEDIUM, 0)
+    board.alerts = [
+        AlertRow(a)
+        for a in alerts.select_related("patient").order_by("-severity", "since", "patient__family_name", "pk")[:limit]
+    ]
     return board
 
 

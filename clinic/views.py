@@ -31,7 +31,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def worklist(request: HttpRequest) -> HttpResponse:
     require(request.user, VIEW_PATIENT)
-    return render(request, "clinic/worklist.html", {"worklist": selectors.worklist(today=timezone.localdate())})
+    limit = None if request.GET.get("all") == "1" else selectors.WORKLIST_LIMIT
+    return render(
+        request, "clinic/worklist.html", {"worklist": selectors.worklist(today=timezone.localdate(), limit=limit)}
+    )
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:

@@ -157,3 +157,23 @@ class CareStatus(models.Model):
 
     def alert_rule_ids(self) -> list[str]:
         return [alert["rule"] for alert in self.alerts]
+
+
+class CareAlert(models.Model):
+    """One active alert of a patient: the rows of CareStatus.alerts, kept as a table so dashboards can
+    filter, count and order alerts in the database (indexed) instead of reading every status.
+
+    Derived like CareStatus and rewritten with it, in the same transaction."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="care_alerts")
+    rule = models.CharField(max_length=40)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    since = models.DateField(help_text="The alert has been active without a break since this date.")
+    message = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["patient", "rule"], name="care_alert_one_per_rule")]
+        indexes = [models.Index(fields=["severity", "since"], name="care_alert_severity_since")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} of patient {self.patient_id} since {self.since}"

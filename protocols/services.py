@@ -34,7 +34,7 @@ from protocols.engine.facts import (
 )
 from protocols.engine.profiles import DEFAULT_PROFILE_SLUG, Profile
 from protocols.engine.rules import RULES, SEVERITY_ORDER
-from protocols.models import CareStatus, ProtocolProfile, Severity
+from protocols.models import CareAlert, CareStatus, ProtocolProfile, Severity
 from protocols.selectors import profile_to_engine
 
 _DIETARY_INTAKE = {"yes": True, "no": False}
@@ -227,6 +227,18 @@ def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: 
         alerts += len(values["alerts"])  # type: ignore[arg-type]
         rows.append(CareStatus(patient_id=pid, **values))
     CareStatus.objects.bulk_create(rows, update_conflicts=True, unique_fields=["patient"], update_fields=_STATUS_FIELDS)
+    CareAlert.objects.filter(patient_id__in=ids).delete()
+    CareAlert.objects.bulk_create(
+        CareAlert(
+            patient_id=row.patient_id,
+            rule=alert["rule"],
+            severity=_SEVERITY[alert["severity"]],
+            since=datetime.date.fromisoformat(alert["since"]),
+            message=alert["message"],
+        )
+        for row in rows
+        for alert in row.alerts
+    )
     return alerts
 
 

@@ -169,11 +169,11 @@ def test_the_refresh_runs_in_a_constant_number_of_queries(make_patient, nurse, d
         services.lab_result_record(
             patient=patient, analyte="b12", value=400, unit="pg/mL", collected_on=TODAY, entered_by=nurse, today=TODAY
         )
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         small = care_status_refresh_all()
     for _ in range(12):
         make_patient()
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         large = care_status_refresh_all()
     assert (small.patients, large.patients) == (3, 15)
 
@@ -225,3 +225,19 @@ def test_an_alert_keeps_the_date_it_has_been_active_since(patient: Patient, nurs
     assert overdue["since"] == "2026-03-10" and "overdue by 4 days" in overdue["message"]
     give(patient, nurse, at("2026-03-12", 0), now=at("2026-03-12", 1))
     assert "ALERT-INJECTION-OVERDUE" not in status(patient).alert_rules
+
+
+def test_the_alert_table_mirrors_the_stored_alerts(patient: Patient, nurse, clock) -> None:
+    from protocols.models import CareAlert
+
+    services.medication_start(patient=patient, name="folic_acid", start=TODAY, recorded_by=nurse, today=TODAY)
+    rows = {(a.rule, a.severity, a.since.isoformat(), a.message) for a in CareAlert.objects.filter(patient=patient)}
+    stored = {
+        (a["rule"], {"high": 3, "medium": 2, "info": 1}[a["severity"]], a["since"], a["message"])
+        for a in status(patient).alerts
+    }
+    assert rows == stored and len(rows) == 2
+    services.lab_result_record(
+        patient=patient, analyte="folate", value="2", unit="ng/mL", collected_on=TODAY, entered_by=nurse, today=TODAY
+    )
+    assert set(CareAlert.objects.filter(patient=patient).values_list("rule", flat=True)) == {"ALERT-FOLIC-BEFORE-B12"}

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from clinic import services
 from clinic.models import Decision
-from clinic.selectors import alert_is_acknowledged
-from protocols.models import CareStatus
+from clinic.selectors import unacknowledged_alerts
+from protocols.models import CareAlert, CareStatus, Severity
 from tests.ui.builders import Clinic, today
 
 pytestmark = pytest.mark.django_db
@@ -129,23 +129,37 @@ def test_every_decision_service_refuses_a_nurse(clinic: Clinic, nurse, call, kwa
 # Acknowledgements ----------------------------------------------------------------------------------
 
 
-def ack(rule: str, made: datetime.date) -> Decision:
-    moment = timezone.make_aware(datetime.datetime.combine(made, datetime.time(9)))
-    return Decision(kind="alert_acknowledged", alert_rule=rule, made_at=moment)
-
-
 @pytest.mark.parametrize(
-    ("since", "acknowledged_on", "rule", "hidden"),
+    ("since", "acknowledged_since", "rule", "hidden"),
     [
-        ("2026-03-01", datetime.date(2026, 3, 1), "ALERT-B12-LOW", True),  # acknowledged the day it fired
-        ("2026-02-01", datetime.date(2026, 3, 1), "ALERT-B12-LOW", True),  # the same occurrence, later on
-        ("2026-03-02", datetime.date(2026, 3, 1), "ALERT-B12-LOW", False),  # cleared and fired again
-        ("2026-02-01", datetime.date(2026, 3, 1), "ALERT-IRON-DEFICIENCY", False),  # another alert
+        ("2026-03-01", "2026-03-01", "ALERT-B12-LOW", True),  # acknowledged the day it fired
+        ("2026-02-01", "2026-02-01", "ALERT-B12-LOW", True),  # the same occurrence, acknowledged later on
+        ("2026-03-02", "2026-02-01", "ALERT-B12-LOW", False),  # cleared and fired again
+        ("2026-02-01", "2026-02-01", "ALERT-IRON-DEFICIENCY", False),  # another alert
     ],
 )
-def test_an_acknowledgement_covers_one_occurrence(since: str, acknowledged_on, rule: str, hidden: bool) -> None:
-    alert = {"rule": "ALERT-B12-LOW", "severity": "high", "message": "", "since": since}
-    assert alert_is_acknowledged(alert, [ack(rule, acknowledged_on)]) is hidden
+def test_an_acknowledgement_covers_one_occurrence(
+    patient, physician, since: str, acknowledged_since: str, rule: str, hidden: bool
+) -> None:
+    CareAlert.objects.filter(patient=patient).delete()
+    CareAlert.objects.create(
+        patient=patient,
+        rule="ALERT-B12-LOW",
+        severity=Severity.HIGH,
+        since=datetime.date.fromisoformat(since),
+        message="low",
+    )
+    Decision.objects.create(
+        patient=patient,
+        kind="alert_acknowledged",
+        made_by=physician,
+        made_at=timezone.now(),
+        reason="seen",
+        alert_rule=rule,
+        alert_since=datetime.date.fromisoformat(acknowledged_since),
+    )
+    shown = unacknowledged_alerts().filter(patient=patient, rule="ALERT-B12-LOW").exists()
+    assert shown is not hidden
 
 
 def test_an_acknowledged_alert_shows_again_when_it_comes_back(clinic: Clinic, physician, client: Client) -> None:

@@ -19,8 +19,14 @@ pytestmark = pytest.mark.django_db
 def _reminder(patient: Patient, status: str, kind: str = "injection_due_soon") -> Reminder:
     now = timezone.now()
     return Reminder.objects.create(
-        patient=patient, kind=kind, due_date=datetime.date(2026, 3, 5), status=status, next_attempt_at=now,
-        created_at=now, updated_at=now, last_error="550 mailbox unavailable" if status == "failed" else "",
+        patient=patient,
+        kind=kind,
+        due_date=datetime.date(2026, 3, 5),
+        status=status,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+        last_error="550 mailbox unavailable" if status == "failed" else "",
     )
 
 

@@ -38,6 +38,27 @@ def test_it_lists_injections_due_with_the_most_overdue_first(nurse_client: Clien
     assert html.index(later.mrn) < html.index(late.mrn) < html.index(due_today.mrn)
 
 
+def test_it_leaves_patients_lost_to_follow_up_to_the_dashboard(nurse_client: Client, clinic: Clinic) -> None:
+    recent = clinic.overdue(60, family_name="Sixty")
+    lost = clinic.overdue(61, family_name="SixtyOne")
+    page = nurse_client.get(reverse("worklist"))
+    listed = page.context["worklist"]
+    assert mrns(listed.injections) == [recent.mrn] and listed.lost == 1
+    html = page.content.decode()
+    assert lost.mrn not in html and "1 patient more than 60 days overdue" in html
+
+
+def test_it_shows_a_long_worklist_a_page_at_a_time(nurse_client: Client, clinic: Clinic, monkeypatch) -> None:
+    monkeypatch.setattr(selectors, "WORKLIST_LIMIT", 2)
+    patients = [clinic.overdue(days, family_name=f"Late{days}") for days in (3, 2, 1)]
+    page = nurse_client.get(reverse("worklist"))
+    assert mrns(page.context["worklist"].injections) == [patients[0].mrn, patients[1].mrn]
+    assert page.context["worklist"].injections_total == 3
+    assert "Showing the first 2 of 3" in page.content.decode()
+    every = nurse_client.get(reverse("worklist") + "?all=1").context["worklist"]
+    assert mrns(every.injections) == [p.mrn for p in patients]
+
+
 def test_it_counts_overdue_from_the_dates_before_the_daily_refresh(nurse_client: Client, clinic: Clinic) -> None:
     patient = clinic.overdue(-1)  # due tomorrow: no alert, not on the list
     assert patient.mrn not in mrns(nurse_client.get(reverse("worklist")).context["worklist"].injections)
