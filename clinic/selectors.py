@@ -23,12 +23,16 @@ WORKLIST_RECHECK_DAYS = 7
 DASHBOARD_RECHECK_DAYS = 14
 # An injection more than this many days overdue: lost to follow-up.
 LOST_TO_FOLLOW_UP_DAYS = 60
-# Rows shown per dashboard list (the counts are always complete).
-LIST_LIMIT = 100
+# Rows shown per dashboard list unless all are asked for (the counts are always complete).
+LIST_LIMIT = 25
 
 ORAL_CANDIDATE = "oral_switch_candidate"
 ALERT_RULES: tuple[str, ...] = tuple(ALERT_SEVERITY)
 DASHBOARD_SEVERITIES = ("high", "medium")
+
+
+# CareStatus columns no dashboard or worklist row shows: left in the database.
+_NOT_LISTED = ("alerts", "because", "rules", "verdict_rules", "verdict_unmet", "alert_rules")
 
 
 def _active_statuses() -> QuerySet[CareStatus]:
@@ -85,8 +89,9 @@ def worklist(*, today: datetime.date, limit: int | None = WORKLIST_LIMIT) -> Wor
     At most `limit` rows a list. Five queries."""
     recheck_until = today + datetime.timedelta(days=WORKLIST_RECHECK_DAYS)
     lost_before = today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
-    injections = _active_statuses().filter(next_injection_due__lte=today, next_injection_due__gte=lost_before)
-    rechecks = _active_statuses().filter(next_recheck_due__lte=recheck_until)
+    active = _active_statuses().defer(*_NOT_LISTED)
+    injections = active.filter(next_injection_due__lte=today, next_injection_due__gte=lost_before)
+    rechecks = active.filter(next_recheck_due__lte=recheck_until)
     by_due = ("next_injection_due", "patient__family_name", "patient__given_name", "pk")
     by_recheck = ("next_recheck_due", "patient__family_name", "patient__given_name", "pk")
     return Worklist(
@@ -163,6 +168,7 @@ class Dashboard:
     counts: dict[str, int] = field(default_factory=dict)
     recheck_until: datetime.date | None = None
     lost_before: datetime.date | None = None
+    limit: int | None = None
 
 
 def unacknowledged_alerts() -> QuerySet[CareAlert]:
@@ -197,7 +203,9 @@ def _awaiting_oral_decision() -> Q:
     return Q(verdict=ORAL_CANDIDATE, patient__regimen__oral_since__isnull=True) & ~Q(Exists(declined))
 
 
-def dashboard(*, today: datetime.date, filters: DashboardFilters | None = None, limit: int = LIST_LIMIT) -> Dashboard:
+def dashboard(
+    *, today: datetime.date, filters: DashboardFilters | None = None, limit: int | None = LIST_LIMIT
+) -> Dashboard:
     """The physician's panel: counts and lists. Ten queries whatever the number of patients."""
     filters = filters or DashboardFilters()
     base = _filtered(_active_statuses(), filters)
@@ -211,16 +219,16 @@ def dashboard(*, today: datetime.date, filters: DashboardFilters | None = None, 
     by_due = ("next_injection_due", "patient__family_name", "patient__given_name")
     by_recheck = ("next_recheck_due", "patient__family_name", "patient__given_name")
 
-    counts = {
-        name: base.filter(q).count()
-        for name, q in (
-            ("overdue", overdue_q),
-            ("lost", lost_q),
-            ("rechecks_soon", soon_q),
-            ("rechecks_overdue", recheck_overdue_q),
-        )
-    }
-    board = Dashboard(today=today, filters=filters, counts=counts, recheck_until=recheck_until, lost_before=lost_before)
+    counts = base.aggregate(
+        overdue=Count("pk", filter=overdue_q),
+        lost=Count("pk", filter=lost_q),
+        rechecks_soon=Count("pk", filter=soon_q),
+        rechecks_overdue=Count("pk", filter=recheck_overdue_q),
+    )
+    base = base.defer(*_NOT_LISTED)
+    board = Dashboard(
+        today=today, filters=filters, counts=counts, recheck_until=recheck_until, lost_before=lost_before, limit=limit
+    )
     board.overdue = [
         InjectionDue(s, (today - s.next_injection_due).days) for s in base.filter(overdue_q).order_by(*by_due)[:limit]
     ]

@@ -40,7 +40,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     require(request.user, VIEW_PATIENT)
     filters = selectors.DashboardFilters.parse(request.GET)
-    board = selectors.dashboard(today=timezone.localdate(), filters=filters)
+    limit = None if request.GET.get("all") == "1" else selectors.LIST_LIMIT
+    board = selectors.dashboard(today=timezone.localdate(), filters=filters, limit=limit)
     return render(
         request,
         "clinic/dashboard.html",

@@ -7,6 +7,7 @@ from patients import views
 urlpatterns = [
     path("patients/", views.patient_list, name="patient_list"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
+    path("patients/<int:patient_id>/history/", views.patient_history, name="patient_history"),
     path("patients/<int:patient_id>/injections/new/", views.injection_create, name="injection_create"),
     path("patients/<int:patient_id>/labs/new/", views.lab_create, name="lab_create"),
     path("patients/<int:patient_id>/symptoms/new/", views.symptom_check_create, name="symptom_check_create"),

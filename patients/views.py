@@ -59,7 +59,6 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "age": patient.age_on(today),
         "explanation": care_status_explanation(status) if status else [],
         "timeline": selectors.patient_timeline(patient),
-        "history": selectors.patient_history(patient),
         "trend": selectors.b12_trend(patient),
         "active_medications": [m for m in patient.medications.all() if m.stop is None],
         "can_decide": request.user.has_perm("patients.make_decision"),
@@ -67,6 +66,16 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "reminders": reminders_for_patient(patient),
     }
     return render(request, "patients/patient_detail.html", context)
+
+
+def patient_history(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The record's audit trail (who changed what, when), loaded when the chart's section is opened:
+    it is the chart's most expensive part and rarely read."""
+    patient = patient_for(request.user, patient_id)
+    chart_view_log(user=request.user, patient=patient, ip_address=request.META.get("REMOTE_ADDR"))
+    return render(
+        request, "patients/_history.html", {"patient": patient, "history": selectors.patient_history(patient)}
+    )
 
 
 # Injections ----------------------------------------------------------------------------------------

@@ -5,26 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0002_injection_submission_key'),
-        ('protocols', '0004_alert_since'),
+        ("patients", "0002_injection_submission_key"),
+        ("protocols", "0004_alert_since"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CareAlert',
+            name="CareAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rule', models.CharField(max_length=40)),
-                ('severity', models.PositiveSmallIntegerField(choices=[(0, 'None'), (1, 'Info'), (2, 'Medium'), (3, 'High')])),
-                ('since', models.DateField(help_text='The alert has been active without a break since this date.')),
-                ('message', models.TextField()),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='care_alerts', to='patients.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("rule", models.CharField(max_length=40)),
+                (
+                    "severity",
+                    models.PositiveSmallIntegerField(choices=[(0, "None"), (1, "Info"), (2, "Medium"), (3, "High")]),
+                ),
+                ("since", models.DateField(help_text="The alert has been active without a break since this date.")),
+                ("message", models.TextField()),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="care_alerts", to="patients.patient"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['severity', 'since'], name='care_alert_severity_since')],
-                'constraints': [models.UniqueConstraint(fields=('patient', 'rule'), name='care_alert_one_per_rule')],
+                "indexes": [models.Index(fields=["severity", "since"], name="care_alert_severity_since")],
+                "constraints": [models.UniqueConstraint(fields=("patient", "rule"), name="care_alert_one_per_rule")],
             },
         ),
     ]

@@ -76,6 +76,8 @@ def test_a_physician_reviews_the_dashboard_and_approves_an_oral_switch(
     assert points[2] == candidate.labs.filter(analyte="b12").count()
     assert points[3] == candidate.injections.count()
     assert page.evaluate("() => document.getElementById('b12-trend').width") > 0
+    page.get_by_text("Audit history of this record").click()  # loaded on opening (htmx)
+    expect(page.get_by_test_id("history")).to_contain_text("Injection")
     page.screenshot(path=str(screenshots / "chart.png"), full_page=True)
 
     page.get_by_role("link", name="Approve oral switch").click()

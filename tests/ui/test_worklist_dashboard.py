@@ -143,3 +143,15 @@ def test_search_finds_by_name_or_mrn(nurse_client: Client, clinic: Clinic) -> No
     assert b"<nav" not in live.content
     full = nurse_client.get(reverse("patient_list"), {"q": "nobody-like-this"})
     assert b"No patient matches" in full.content
+
+
+def test_the_dashboard_lists_a_page_of_each_list_with_complete_counts(
+    physician_client: Client, clinic: Clinic, monkeypatch
+) -> None:
+    monkeypatch.setattr(selectors, "LIST_LIMIT", 2)
+    late = [clinic.overdue(days, family_name=f"Late{days}") for days in (5, 4, 3)]
+    board = physician_client.get(reverse("dashboard")).context["board"]
+    assert mrns(board.overdue) == [late[0].mrn, late[1].mrn] and board.counts["overdue"] == 3
+    assert b"Show every patient" in physician_client.get(reverse("dashboard")).content
+    every = physician_client.get(reverse("dashboard") + "?all=1").context["board"]
+    assert mrns(every.overdue) == [p.mrn for p in late]
