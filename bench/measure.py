@@ -122,45 +122,47 @@ def queries(patient_id: str) -> dict[str, object]:
 
 
 DASHBOARD_SQL = [
-    # The dashboard's lists and counts, written by hand against the same indexes (same filters and
-    # limits): the floor the ORM, the Python and the template stand on.
-    """SELECT count(*) FILTER (WHERE c.next_injection_due < %(today)s AND c.next_injection_due >= %(lost)s),
-              count(*) FILTER (WHERE c.next_injection_due < %(lost)s),
-              count(*) FILTER (WHERE c.next_recheck_due BETWEEN %(today)s AND %(soon)s),
-              count(*) FILTER (WHERE c.next_recheck_due < %(today)s),
-              count(*) FILTER (WHERE c.verdict = 'oral_switch_candidate')
-         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id WHERE p.is_active""",
+    # The dashboard's counts and lists (25 rows each), written by hand against the same tables and
+    # indexes: the floor that the ORM, the Python and the template stand on.
+    """SELECT count(*) FILTER (WHERE next_injection_due < %(today)s AND next_injection_due >= %(lost)s),
+              count(*) FILTER (WHERE next_injection_due < %(lost)s),
+              count(*) FILTER (WHERE next_recheck_due BETWEEN %(today)s AND %(soon)s),
+              count(*) FILTER (WHERE next_recheck_due < %(today)s)
+         FROM protocols_carestatus WHERE patient_active""",
     """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_injection_due, c.verdict
          FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
-        WHERE p.is_active AND c.next_injection_due < %(today)s AND c.next_injection_due >= %(lost)s
-        ORDER BY c.next_injection_due, p.family_name, p.given_name LIMIT 100""",
+        WHERE c.patient_active AND c.next_injection_due < %(today)s AND c.next_injection_due >= %(lost)s
+        ORDER BY c.next_injection_due, p.family_name, p.given_name, c.id LIMIT 25""",
     """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_injection_due, c.verdict
          FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
-        WHERE p.is_active AND c.next_injection_due < %(lost)s
-        ORDER BY c.next_injection_due, p.family_name, p.given_name LIMIT 100""",
+        WHERE c.patient_active AND c.next_injection_due < %(lost)s
+        ORDER BY c.next_injection_due, p.family_name, p.given_name, c.id LIMIT 25""",
     """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_recheck_due, c.recheck_labs
          FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
-        WHERE p.is_active AND c.next_recheck_due BETWEEN %(today)s AND %(soon)s
-        ORDER BY c.next_recheck_due, p.family_name, p.given_name LIMIT 100""",
+        WHERE c.patient_active AND c.next_recheck_due BETWEEN %(today)s AND %(soon)s
+        ORDER BY c.next_recheck_due, p.family_name, p.given_name, c.id LIMIT 25""",
     """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_recheck_due, c.recheck_labs
          FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
-        WHERE p.is_active AND c.next_recheck_due < %(today)s
-        ORDER BY c.next_recheck_due, p.family_name, p.given_name LIMIT 100""",
+        WHERE c.patient_active AND c.next_recheck_due < %(today)s
+        ORDER BY c.next_recheck_due, p.family_name, p.given_name, c.id LIMIT 25""",
+    """SELECT count(*) FROM protocols_carestatus c JOIN patients_regimen r ON r.patient_id = c.patient_id
+        WHERE c.patient_active AND c.verdict = 'oral_switch_candidate' AND r.oral_since IS NULL""",
     """SELECT p.id, p.given_name, p.family_name, p.mrn, c.latest_b12
          FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
          JOIN patients_regimen r ON r.patient_id = p.id
-        WHERE p.is_active AND c.verdict = 'oral_switch_candidate' AND r.oral_since IS NULL
-        ORDER BY p.family_name, p.given_name LIMIT 100""",
-    """SELECT p.id, p.given_name, p.family_name, p.mrn, a.alert
-         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id,
-              jsonb_array_elements(c.alerts) a(alert)
-        WHERE p.is_active AND c.highest_severity >= 2 AND a.alert->>'severity' IN ('high', 'medium')
-          AND NOT EXISTS (SELECT 1 FROM clinic_decision d WHERE d.patient_id = p.id AND d.kind = 'alert_acknowledged'
-                          AND d.alert_rule = a.alert->>'rule')
-        ORDER BY a.alert->>'severity', a.alert->>'since', p.family_name LIMIT 100""",
-    """SELECT count(*) FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id,
-              jsonb_array_elements(c.alerts) a(alert)
-        WHERE p.is_active AND c.highest_severity >= 2 AND a.alert->>'severity' IN ('high', 'medium')""",
+        WHERE c.patient_active AND c.verdict = 'oral_switch_candidate' AND r.oral_since IS NULL
+        ORDER BY p.family_name, p.given_name LIMIT 25""",
+    """SELECT a.severity, count(*) FROM protocols_carealert a
+        WHERE a.severity >= 2 AND NOT EXISTS (
+              SELECT 1 FROM clinic_decision d WHERE d.patient_id = a.patient_id AND d.kind = 'alert_acknowledged'
+                 AND d.alert_rule = a.rule AND d.alert_since >= a.since)
+        GROUP BY a.severity""",
+    """SELECT p.id, p.given_name, p.family_name, p.mrn, a.rule, a.severity, a.since, a.message
+         FROM protocols_carealert a JOIN patients_patient p ON p.id = a.patient_id
+        WHERE a.severity >= 2 AND NOT EXISTS (
+              SELECT 1 FROM clinic_decision d WHERE d.patient_id = a.patient_id AND d.kind = 'alert_acknowledged'
+                 AND d.alert_rule = a.rule AND d.alert_since >= a.since)
+        ORDER BY a.severity DESC, a.since, a.id LIMIT 25""",
 ]
 
 

@@ -165,6 +165,7 @@ def main() -> int:
         "--database", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/b12bench")
     )
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--reuse", action="store_true", help="measure the database as it is (no regeneration)")
     args = parser.parse_args()
     if not args.database.startswith(("postgres://", "postgresql://")):
         raise SystemExit("the benchmark runs on PostgreSQL: set BENCH_DATABASE_URL=postgres://...")
@@ -189,13 +190,17 @@ def main() -> int:
         }
     )
 
-    bench.step(f"fresh database, {args.patients} generated patients")
-    recreate_database(args.database)
-    bench.manage("migrate", "--noinput", "-v", "0")
+    if args.reuse:
+        bench.step("the existing database, migrated")
+        bench.manage("migrate", "--noinput", "-v", "0")
+    else:
+        bench.step(f"fresh database, {args.patients} generated patients")
+        recreate_database(args.database)
+        bench.manage("migrate", "--noinput", "-v", "0")
+        t = time.perf_counter()
+        print(bench.manage("generate_clinic", "--patients", str(args.patients)).strip())
+        bench.results["generate_s"] = round(time.perf_counter() - t, 1)
     bench.manage("collectstatic", "--noinput", "-v", "0")
-    t = time.perf_counter()
-    print(bench.manage("generate_clinic", "--patients", str(args.patients)).strip())
-    bench.results["generate_s"] = round(time.perf_counter() - t, 1)
 
     bench.step("engine alone (one core)")
     bench.measure("engine")

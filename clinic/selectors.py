@@ -36,7 +36,7 @@ _NOT_LISTED = ("alerts", "because", "rules", "verdict_rules", "verdict_unmet", "
 
 
 def _active_statuses() -> QuerySet[CareStatus]:
-    return CareStatus.objects.filter(patient__is_active=True).select_related("patient")
+    return CareStatus.objects.filter(patient_active=True).select_related("patient")
 
 
 # Worklist ------------------------------------------------------------------------------------------
@@ -78,8 +78,8 @@ class Worklist:
     limited: bool
 
 
-# Rows per worklist list unless all are asked for (the totals are always complete).
-WORKLIST_LIMIT = 100
+# Rows per worklist list unless all are asked for (the totals are always complete): a clinic day's page.
+WORKLIST_LIMIT = 50
 
 
 def worklist(*, today: datetime.date, limit: int | None = WORKLIST_LIMIT) -> Worklist:
@@ -182,7 +182,7 @@ def unacknowledged_alerts() -> QuerySet[CareAlert]:
         alert_rule=OuterRef("rule"),
         alert_since__gte=OuterRef("since"),
     )
-    return CareAlert.objects.filter(patient__is_active=True).exclude(Exists(covering))
+    return CareAlert.objects.exclude(Exists(covering))  # only active patients have alert rows
 
 
 def _filtered(queryset: QuerySet[CareStatus], filters: DashboardFilters) -> QuerySet[CareStatus]:
@@ -254,10 +254,7 @@ def dashboard(
     by_severity = dict(alerts.values_list("severity").annotate(n=Count("pk")).values_list("severity", "n"))
     board.counts["alerts_high"] = by_severity.get(Severity.HIGH, 0)
     board.counts["alerts_medium"] = by_severity.get(Severity.MEDIUM, 0)
-    board.alerts = [
-        AlertRow(a)
-        for a in alerts.select_related("patient").order_by("-severity", "since", "patient__family_name", "pk")[:limit]
-    ]
+    board.alerts = [AlertRow(a) for a in alerts.select_related("patient").order_by("-severity", "since", "pk")[:limit]]
     return board
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import F
 from simple_history.models import HistoricalRecords
 
 from protocols.engine import profiles as engine_profiles
@@ -118,6 +119,10 @@ class CareStatus(models.Model):
     no history of its own; each row records the profile version and the date it was evaluated for."""
 
     patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="care_status")
+    # A copy of patient.is_active, so dashboards filter and count without joining the patients.
+    patient_active = models.BooleanField(default=True)
+    # A digest of the stored result (see protocols.services): an unchanged status is not rewritten.
+    fingerprint = models.CharField(max_length=32, blank=True)
     profile = models.ForeignKey(ProtocolProfile, on_delete=models.PROTECT, related_name="+")
     profile_version = models.PositiveIntegerField()
     as_of = models.DateField(help_text="The date the engine evaluated the patient for.")
@@ -160,10 +165,10 @@ class CareStatus(models.Model):
 
 
 class CareAlert(models.Model):
-    """One active alert of a patient: the rows of CareStatus.alerts, kept as a table so dashboards can
-    filter, count and order alerts in the database (indexed) instead of reading every status.
-
-    Derived like CareStatus and rewritten with it, in the same transaction."""
+    """One active alert of an active patient: the rows of CareStatus.alerts, kept as a table so
+    dashboards can filter, count and order alerts in the database (indexed) instead of reading every
+    status. Derived like CareStatus and rewritten with it, in the same transaction; a discharged
+    patient has none."""
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="care_alerts")
     rule = models.CharField(max_length=40)
@@ -173,7 +178,8 @@ class CareAlert(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["patient", "rule"], name="care_alert_one_per_rule")]
-        indexes = [models.Index(fields=["severity", "since"], name="care_alert_severity_since")]
+        # The dashboard's order: most severe first, then the longest-standing.
+        indexes = [models.Index(F("severity").desc(), F("since"), F("id"), name="care_alert_dashboard_order")]
 
     def __str__(self) -> str:
         return f"{self.rule} of patient {self.patient_id} since {self.since}"

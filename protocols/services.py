@@ -9,6 +9,8 @@ anyone touching the record. `patient_explanation` says why, rule by rule.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from patients.models import Cause, Injection, LabResult, Medication, Patient, SymptomCheck
@@ -40,6 +43,8 @@ from protocols.selectors import profile_to_engine
 _DIETARY_INTAKE = {"yes": True, "no": False}
 _SEVERITY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "info": Severity.INFO}
 _STATUS_FIELDS = [
+    "patient_active",
+    "fingerprint",
     "profile",
     "profile_version",
     "as_of",
@@ -75,11 +80,13 @@ def facts_by_patient(patient_ids: list[int], *, as_of: datetime.date) -> dict[in
     ):
         causes[pid].append(CauseFact(kind, length, procedure or None, start, stop, note))
     injections: dict[int, list[InjectionFact]] = defaultdict(list)
-    for pid, given_at, drug, dose in Injection.objects.filter(patient_id__in=patient_ids).values_list(
-        "patient_id", "given_at", "drug", "dose_mcg"
+    # The clinic's calendar day of each injection (not UTC's), computed by the database.
+    for pid, day, drug, dose in (
+        Injection.objects.filter(patient_id__in=patient_ids)
+        .annotate(day=TruncDate("given_at", tzinfo=zone))
+        .values_list("patient_id", "day", "drug", "dose_mcg")
     ):
-        # The clinic's calendar day of the injection, not UTC's.
-        injections[pid].append(InjectionFact(given_at.astimezone(zone).date(), drug, dose))
+        injections[pid].append(InjectionFact(day, drug, dose))
     labs: dict[int, list[LabFact]] = defaultdict(list)
     for pid, day, analyte, value in LabResult.objects.filter(
         patient_id__in=patient_ids, analyte__in=ANALYTES_READ
@@ -131,6 +138,14 @@ class _Profiles:
     def for_facts(self, facts: Facts) -> tuple[ProtocolProfile, Profile]:
         slug = facts.regimen.profile
         return self.rows[slug], self.engine[slug]
+
+
+def _fingerprint(values: dict[str, object]) -> str:
+    """A digest of everything a care status says except when it was computed: equal digests, equal
+    statuses, so the daily refresh rewrites only the rows that changed."""
+    said = {key: value for key, value in values.items() if key not in ("as_of", "evaluated_at", "fingerprint")}
+    said["profile"] = values["profile"].pk  # type: ignore[attr-defined]
+    return hashlib.blake2b(json.dumps(said, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
 
 
 def _status_values(
@@ -219,15 +234,31 @@ class RefreshSummary:
 
 def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: datetime.datetime) -> int:
     """Evaluate these patients and upsert their care statuses; returns the number of alerts."""
-    previous = dict(CareStatus.objects.filter(patient_id__in=ids).values_list("patient_id", "alerts"))
-    rows, alerts = [], 0
+    previous = {
+        pid: (alerts, fingerprint)
+        for pid, alerts, fingerprint in CareStatus.objects.filter(patient_id__in=ids).values_list(
+            "patient_id", "alerts", "fingerprint"
+        )
+    }
+    inactive = set(Patient.objects.filter(pk__in=ids, is_active=False).values_list("pk", flat=True))
+    rows, unchanged, alerts = [], [], 0
     for pid, facts in facts_by_patient(ids, as_of=as_of).items():
         profile_row, profile = profiles.for_facts(facts)
-        values = _status_values(evaluate(facts, profile), profile_row, now, previous.get(pid))
+        before = previous.get(pid)
+        values = _status_values(evaluate(facts, profile), profile_row, now, before[0] if before else None)
+        values["patient_active"] = pid not in inactive
+        values["fingerprint"] = _fingerprint(values)
         alerts += len(values["alerts"])  # type: ignore[arg-type]
-        rows.append(CareStatus(patient_id=pid, **values))
+        if before and before[1] == values["fingerprint"]:
+            unchanged.append(pid)  # most statuses on most days: only the evaluation date moves
+        else:
+            rows.append(CareStatus(patient_id=pid, **values))
+    if unchanged:
+        CareStatus.objects.filter(patient_id__in=unchanged).update(as_of=as_of, evaluated_at=now)
+    if not rows:
+        return alerts
     CareStatus.objects.bulk_create(rows, update_conflicts=True, unique_fields=["patient"], update_fields=_STATUS_FIELDS)
-    CareAlert.objects.filter(patient_id__in=ids).delete()
+    CareAlert.objects.filter(patient_id__in=[row.patient_id for row in rows]).delete()
     CareAlert.objects.bulk_create(
         CareAlert(
             patient_id=row.patient_id,
@@ -237,6 +268,7 @@ def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: 
             message=alert["message"],
         )
         for row in rows
+        if row.patient_active
         for alert in row.alerts
     )
     return alerts

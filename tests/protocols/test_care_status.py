@@ -154,12 +154,20 @@ def test_the_daily_refresh_raises_overdue_alerts_without_anyone_touching_the_rec
 
 def test_the_daily_refresh_skips_discharged_patients(make_patient, nurse) -> None:
     kept, gone = make_patient(), make_patient()
+    for patient in (kept, gone):  # alerts to show, or not
+        services.medication_start(patient=patient, name="folic_acid", start=TODAY, recorded_by=nurse, today=TODAY)
     services.patient_discharge(patient=gone, by=nurse)
     with time_machine.travel(at("2026-03-05"), tick=False):
         summary = care_status_refresh_stale()
     assert summary.patients == 1
     assert status(kept).as_of == datetime.date(2026, 3, 5)
     assert status(gone).as_of == TODAY
+    # Discharged: the status says so, and none of its alerts waits on a dashboard.
+    from protocols.models import CareAlert
+
+    assert (status(kept).patient_active, status(gone).patient_active) == (True, False)
+    assert status(gone).alerts and not CareAlert.objects.filter(patient=gone).exists()
+    assert CareAlert.objects.filter(patient=kept).exists()
 
 
 def test_the_refresh_runs_in_a_constant_number_of_queries(make_patient, nurse, django_assert_max_num_queries) -> None:
@@ -169,11 +177,11 @@ def test_the_refresh_runs_in_a_constant_number_of_queries(make_patient, nurse, d
         services.lab_result_record(
             patient=patient, analyte="b12", value=400, unit="pg/mL", collected_on=TODAY, entered_by=nurse, today=TODAY
         )
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         small = care_status_refresh_all()
     for _ in range(12):
         make_patient()
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         large = care_status_refresh_all()
     assert (small.patients, large.patients) == (3, 15)
 
@@ -241,3 +249,22 @@ def test_the_alert_table_mirrors_the_stored_alerts(patient: Patient, nurse, cloc
         patient=patient, analyte="folate", value="2", unit="ng/mL", collected_on=TODAY, entered_by=nurse, today=TODAY
     )
     assert set(CareAlert.objects.filter(patient=patient).values_list("rule", flat=True)) == {"ALERT-FOLIC-BEFORE-B12"}
+
+
+def test_an_unchanged_status_is_not_rewritten(patient: Patient, nurse, clock) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    give(patient, nurse, at("2026-03-01", 9))  # due 8 March: nothing changes on 2 March but the date
+    before = status(patient)
+    clock.move_to(at("2026-03-02", 1))
+    with CaptureQueriesContext(connection) as queries:
+        care_status_refresh_stale()
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("INSERT", "DELETE"))]
+    assert writes == []
+    after = status(patient)
+    assert after.as_of == datetime.date(2026, 3, 2) and after.fingerprint == before.fingerprint
+    clock.move_to(at("2026-03-09", 1))  # now overdue: the status changes and is rewritten
+    care_status_refresh_stale()
+    assert status(patient).fingerprint != before.fingerprint
+    assert "ALERT-INJECTION-OVERDUE" in status(patient).alert_rules

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import roles
@@ -54,6 +54,7 @@ class Command(BaseCommand):
                 if loader.pending() >= FLUSH_ROWS:
                     loader.flush()
             loader.finish()
+        _analyze()  # fresh statistics, as autovacuum would give a production database after a bulk load
         written = time.perf_counter() - started
         rows = sum(loader.written.values())
         self.stdout.write(f"{count} patients, {rows} rows (+{rows} history rows) written in {written:.1f} s")
@@ -64,6 +65,13 @@ class Command(BaseCommand):
         self.stdout.write(
             f"care status of {summary.patients} active patients evaluated in {time.perf_counter() - started:.1f} s"
         )
+        _analyze()
+
+
+def _analyze() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 def _add(loader: BulkLoader, p: Any, *, profiles: dict[str, int], nurse_id: int, now: datetime.datetime) -> None:
