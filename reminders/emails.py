@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import smtplib
+import threading
 from collections.abc import Mapping
 from email.utils import formataddr, parseaddr
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 
 
@@ -61,3 +64,45 @@ def build_email(
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+# One open connection per process (and thread), reused from message to message: a worker sends many,
+# and opening an SMTP session costs more than a message. Keyed by the settings it was opened with.
+_outbound = threading.local()
+
+
+def _connection_key() -> tuple[object, ...]:
+    return (settings.EMAIL_BACKEND, getattr(settings, "EMAIL_HOST", ""), getattr(settings, "EMAIL_PORT", None))
+
+
+def close_connection() -> None:
+    connection: BaseEmailBackend | None = getattr(_outbound, "connection", None)
+    _outbound.connection = _outbound.key = None
+    if connection is not None:
+        try:
+            connection.close()
+        except Exception:  # closing a broken connection may fail; it is dropped either way
+            pass
+
+
+def send(message: EmailMultiAlternatives) -> None:
+    """Send over this process's open connection, opening one when needed. A connection the server
+    dropped while idle is reopened once; any other error closes it and is raised to the caller."""
+    if getattr(_outbound, "key", None) != _connection_key():
+        close_connection()
+    connection = getattr(_outbound, "connection", None)
+    reused = connection is not None
+    if connection is None:
+        connection = get_connection(fail_silently=False)
+        connection.open()  # opened here, so send_messages leaves it open afterwards
+        _outbound.connection, _outbound.key = connection, _connection_key()
+    try:
+        connection.send_messages([message])
+    except (smtplib.SMTPServerDisconnected, ConnectionError):
+        close_connection()
+        if not reused:
+            raise
+        send(message)  # the server had closed an idle connection: one fresh attempt
+    except Exception:
+        close_connection()
+        raise

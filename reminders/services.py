@@ -401,8 +401,9 @@ def backoff(attempts: int) -> datetime.timedelta:
 
 
 def _claim(model: type[OutboxMessage], pk: int, now: datetime.datetime) -> bool:
-    """pending -> sending in one conditional UPDATE (autocommitted at once, so rivals see it);
-    True only for the one caller that changed the row."""
+    """pending -> sending in one conditional UPDATE, committed before anything is sent (a rival's
+    UPDATE waits for the row lock, then finds it no longer pending); True only for the one caller
+    that changed the row."""
     return (
         model.objects.filter(pk=pk, status=Status.PENDING, next_attempt_at__lte=now).update(
             status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
@@ -423,10 +424,11 @@ def _deliver(
     now: datetime.datetime,
     record: Callable[[str, str], None],
 ) -> Outcome:
-    """Build and send the message of `row` (already claimed) and store the result on it;
-    `record(status, note)` adds history. A message that cannot be built fails like a 5xx."""
+    """Build and send the message of `row` (already claimed) and store the result on it, with its
+    history (`record(status, note)`), in one transaction. A message that cannot be built fails like
+    a 5xx."""
     try:
-        build().send()
+        emails.send(build())
     except Exception as error:
         text = describe(error)
         row.last_error = text
@@ -435,20 +437,23 @@ def _deliver(
             row.status = Status.PENDING
             row.next_attempt_at = now + backoff(row.attempts)
             row.enqueued_at = None
-            row.save(update_fields=["status", "last_error", "next_attempt_at", "enqueued_at", "updated_at"])
-            record(Status.PENDING, f"temporary error, retry after {row.next_attempt_at:%H:%M}: {text}")
+            with transaction.atomic():
+                row.save(update_fields=["status", "last_error", "next_attempt_at", "enqueued_at", "updated_at"])
+                record(Status.PENDING, f"temporary error, retry after {row.next_attempt_at:%H:%M}: {text}")
             logger.warning("%s %s: temporary send error, will retry: %s", type(row).__name__, row.pk, text)
             return Outcome("retry", text)
         row.status = Status.FAILED
-        row.save(update_fields=["status", "last_error", "updated_at"])
-        record(Status.FAILED, text)
+        with transaction.atomic():
+            row.save(update_fields=["status", "last_error", "updated_at"])
+            record(Status.FAILED, text)
         logger.error("%s %s: send failed for good: %s", type(row).__name__, row.pk, text)
         return Outcome("failed", text)
     row.status = Status.SENT
     row.sent_at = row.updated_at = now
     row.last_error = ""
-    row.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
-    record(Status.SENT, "")
+    with transaction.atomic():
+        row.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
+        record(Status.SENT, "")
     return Outcome("sent")
 
 
@@ -479,6 +484,7 @@ def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:
     )
 
 
+@transaction.atomic
 def _finish(reminder: Reminder, status: str, reason: str, now: datetime.datetime) -> Outcome:
     reminder.status = status
     reminder.reason = reason[:200]
@@ -492,10 +498,11 @@ def reminder_send(*, reminder_id: int, now: datetime.datetime) -> Outcome:
     """Send one reminder at most once: claim, re-check, send, record. Safe to call any number of times."""
     if not ReminderSettings.load().in_window(timezone.localtime(now)):
         return Outcome("outside_window")  # the next scan inside the window queues it again
-    if not _claim(Reminder, reminder_id, now):
-        return Outcome("not_claimed")
-    reminder = Reminder.objects.select_related("patient").get(pk=reminder_id)
-    _events([reminder.pk], Status.SENDING, f"attempt {reminder.attempts}", now)
+    with transaction.atomic():  # the claim commits with its history event
+        if not _claim(Reminder, reminder_id, now):
+            return Outcome("not_claimed")
+        reminder = Reminder.objects.select_related("patient").get(pk=reminder_id)
+        _events([reminder.pk], Status.SENDING, f"attempt {reminder.attempts}", now)
     if reason := patient_skip_reason(reminder.patient):
         return _finish(reminder, Status.SKIPPED, reason, now)
     if reason := _obsolete_reason(reminder, timezone.localdate(now)):
