@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Reinstall only when a requirements file changed since the last install.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate seed
+.PHONY: run test bench lint format install migrate seed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ run: seed
 
 test: install
 	$(BIN)/python -m pytest
+
+# At clinic-network scale on PostgreSQL (BENCH_PATIENTS, default 20000; BENCH_DATABASE_URL); writes
+# bench/results.json. Not part of `make test`; tests/test_bench_smoke.py runs a tiny version.
+bench: install
+	$(BIN)/python bench/run.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ Run by bench/run.py against the benchmark database; not part of the test suite.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -42,6 +43,10 @@ def engine() -> dict[str, object]:
     profiles = _Profiles()
     pairs = [(f, profiles.for_facts(f)[1]) for f in facts]
     rows = sum(len(f.injections) + len(f.labs) + len(f.symptoms) for f in facts)
+    # A million fact objects are alive: move them out of the collector's sight, so the timing is the
+    # engine's and not Python's full garbage-collection passes over the loaded data.
+    gc.collect()
+    gc.freeze()
     best = None
     for _ in range(3):
         started = time.perf_counter()
@@ -185,15 +190,21 @@ def sql() -> dict[str, object]:
     return {"dashboard_sql_ms": round(min(timings) * 1000, 2)}
 
 
-def scan() -> dict[str, object]:
-    """One reminder scan creating the due rows (at 10:00 clinic time, inside the send window)."""
-    import datetime
+def _send_all_day() -> None:
+    from reminders.models import ReminderSettings
 
+    config = ReminderSettings.load()
+    config.window_start_hour, config.window_end_hour = 0, 24  # the bench clinic sends at any hour
+    config.save()
+
+
+def scan() -> dict[str, object]:
+    """One reminder scan creating the due rows, now (the bench clinic's send window is all day)."""
     from reminders.services import reminders_scan
 
-    local_ten = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time(10)))
+    _send_all_day()
     started = time.perf_counter()
-    result = reminders_scan(now=local_ten, enqueue=False)
+    result = reminders_scan(now=timezone.now(), enqueue=False)
     return {
         "scan_s": round(time.perf_counter() - started, 3),
         "scan_created": result.created,
@@ -204,22 +215,19 @@ def scan() -> dict[str, object]:
 
 def emails() -> dict[str, object]:
     """Send every ready reminder to the SMTP sink named by EMAIL_HOST/EMAIL_PORT, synchronously."""
-    import datetime
-
     from reminders.models import Reminder, Status
     from reminders.services import reminder_send
 
-    local_ten = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time(10, 1)))
     ids = list(Reminder.objects.filter(status=Status.PENDING).values_list("pk", flat=True))
     started = time.perf_counter()
     outcomes: dict[str, int] = {}
     for pk in ids:
-        outcome = reminder_send(reminder_id=pk, now=local_ten)
+        outcome = reminder_send(reminder_id=pk, now=timezone.now())
         outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
     elapsed = time.perf_counter() - started
     return {
         "emails_sent": outcomes.get("sent", 0),
-        "emails_per_s": round(outcomes.get("sent", 0) / elapsed, 1),
+        "emails_per_s_one_process": round(outcomes.get("sent", 0) / elapsed, 1),
         "email_outcomes": outcomes,
     }
 
@@ -228,14 +236,12 @@ def celery_emails(timeout: str = "600") -> dict[str, object]:
     """The real path: one task per reminder through the broker, sent by the Celery workers that
     bench/run.py started (to the SMTP sink). Rows sent by the one-process measure are put back to
     pending first (this is the benchmark's own database)."""
-    from reminders.models import Reminder, ReminderSettings, Status
+    from reminders.models import Reminder, Status
     from reminders.tasks import send_reminder
 
-    config = ReminderSettings.load()
-    config.window_start_hour, config.window_end_hour = 0, 24  # the bench clinic sends at any hour
-    config.save()
+    _send_all_day()
     Reminder.objects.filter(status=Status.SENT).update(
-        status=Status.PENDING, attempts=0, sent_at=None, enqueued_at=None
+        status=Status.PENDING, attempts=0, sent_at=None, enqueued_at=None, next_attempt_at=timezone.now()
     )
     ids = list(Reminder.objects.filter(status=Status.PENDING).values_list("pk", flat=True))
     started = time.perf_counter()
