@@ -35,7 +35,7 @@ from b12clinic.celery import app as celery_app
 from patients.models import Patient
 from protocols.models import CareStatus
 from reminders.models import ReminderSettings
-from tests.conftest import _require_server
+from tests.conftest import _require_server, reachable_redis_url
 
 ROOT = Path(__file__).resolve().parents[2]
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
@@ -186,18 +186,7 @@ def set_due(patient: Patient, *, injection: datetime.date | None, recheck: datet
 
 
 def _shared_redis_url() -> str:
-    url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL", "")
-    if not url.startswith("redis://"):
-        _require_server("Redis", "set REDIS_URL=redis://...")
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as error:
-        _require_server("Redis", f"{url}: {error}")
-    finally:
-        client.close()
+    url = reachable_redis_url()
     # A database of its own, so nothing these tests queue can meet another Celery app's workers.
     return urlunsplit(urlsplit(url)._replace(path="/13"))
 
