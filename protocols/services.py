@@ -183,13 +183,6 @@ def _status_values(
     }
 
 
-def patient_evaluate(*, patient: Patient, today: datetime.date | None = None) -> Evaluation:
-    """Evaluate one patient now, without storing anything (for previews and the chart)."""
-    facts = facts_by_patient([patient.pk], as_of=today or timezone.localdate())[patient.pk]
-    _, profile = _Profiles().for_facts(facts)
-    return evaluate(facts, profile)
-
-
 # Patient ids whose refresh waits for the end of a `care_status_refresh_deferred()` block.
 _deferred: ContextVar[set[int] | None] = ContextVar("care_status_deferred", default=None)
 
