@@ -378,18 +378,18 @@ def _discontinuation(
         and completed_years(patient.birth_date, as_of) > profile.age_over_years
     ):
         permanent.append("STOP-AGE")
-    if permanent:
-        return Discontinuation(LIFELONG, tuple(permanent))
-
-    reasons = []
-    if any(
+    # STOP-DRUG is a fact about the drug: it applies, and is listed, whatever else holds.
+    drug = any(
         cause.code in ("ppi", "metformin")
         and cause.start is not None
         and add_months(cause.start, profile.drug_cause_months) < as_of
         and (cause.stop is None or cause.stop > as_of)
         for cause in patient.causes
-    ):
-        reasons.append("STOP-DRUG")
+    )
+    if permanent:
+        return Discontinuation(LIFELONG, (*permanent, "STOP-DRUG") if drug else tuple(permanent))
+
+    reasons = ["STOP-DRUG"] if drug else []
     if not codes:
         reasons.append("STOP-CAUSE-UNKNOWN")
     if codes - {"dietary"}:

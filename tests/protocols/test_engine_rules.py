@@ -346,8 +346,13 @@ ROWS: list[Row] = [
     # --- Discontinuation
     ("pernicious anemia: lifelong", maint("2025-03-01"), {"fires": ["STOP-PERNICIOUS"], "verdict": "lifelong"}),
     (
-        "a permanent cause hides the continue rules",
+        "a permanent cause and a long PPI: lifelong, the drug rule listed too, not the physician's-call rules",
         maint("2025-03-01", causes=PA + [cause("ppi", start="2024-01-01")]),
+        {"fires": ["STOP-PERNICIOUS", "STOP-DRUG"], "misses": ["STOP-OTHER-CAUSE"], "verdict": "lifelong"},
+    ),
+    (
+        "a permanent cause and a short PPI: no drug rule",
+        maint("2025-03-01", causes=PA + [cause("ppi", start="2025-01-01")]),
         {"fires": ["STOP-PERNICIOUS"], "misses": ["STOP-DRUG", "STOP-OTHER-CAUSE"], "verdict": "lifelong"},
     ),
     ("diet only is not pernicious", vegan(), {"misses": ["STOP-PERNICIOUS"], "verdict": "oral_switch_candidate"}),
