@@ -32,7 +32,7 @@ _NURSE_PERMISSIONS = [
     ("patients", "add_symptomcheck"),
     ("patients", "add_medication"),
     ("patients", "change_medication"),
-    ("clinic", "view_decision"),
+    ("patients", "view_decision"),
     *[("reminders", f"view_{m}") for m in ("reminder", "reminderevent")],
 ]
 _PHYSICIAN_PERMISSIONS = [
@@ -43,10 +43,10 @@ _PHYSICIAN_PERMISSIONS = [
     ("patients", "change_cause"),
     ("patients", "delete_cause"),
     ("patients", "make_decision"),
-    ("clinic", "add_decision"),
+    ("patients", "add_decision"),
 ]
 # clinic_admin gets every permission of these apps on top (see the migration).
-CLINIC_ADMIN_APPS = ("patients", "protocols", "clinic", "reminders", "audit", "auth")
+CLINIC_ADMIN_APPS = ("patients", "protocols", "care", "reminders", "audit", "auth")
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     NURSE: _NURSE_PERMISSIONS,

@@ -7,7 +7,6 @@ import zoneinfo
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from b12clinic.env import env_bool, env_int, env_list, env_str
@@ -42,11 +41,14 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "b12clinic.apps.B12ClinicConfig",
-    "patients",
+    # The layers, bottom to top (README "Layout"; tests/test_layers.py guards the imports).
     "protocols",
+    "patients",
     "audit",
+    "care",
     "reminders",
     "clinic",
+    "demo",
     # Last: its post_migrate handler grants roles the permissions every app above has just created.
     "accounts",
 ]
@@ -198,17 +200,38 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Time limits: a default, and each task's own here (not in the code), so an operator can change them.
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
+# A send: the SMTP timeout (EMAIL_TIMEOUT, 10 s by default) ends a hung send well before the soft limit.
+SEND_TASK_SOFT_TIME_LIMIT = env_int("SEND_TASK_SOFT_TIME_LIMIT", 45)
+SEND_TASK_TIME_LIMIT = env_int("SEND_TASK_TIME_LIMIT", 60)
+SCAN_TASK_SOFT_TIME_LIMIT = env_int("SCAN_TASK_SOFT_TIME_LIMIT", 120)
+SCAN_TASK_TIME_LIMIT = env_int("SCAN_TASK_TIME_LIMIT", 180)
+# The daily re-evaluation of every active patient (100,000 take about two minutes).
+REFRESH_TASK_SOFT_TIME_LIMIT = env_int("REFRESH_TASK_SOFT_TIME_LIMIT", 20 * 60)
+REFRESH_TASK_TIME_LIMIT = env_int("REFRESH_TASK_TIME_LIMIT", 25 * 60)
+_SEND_LIMITS = {"soft_time_limit": SEND_TASK_SOFT_TIME_LIMIT, "time_limit": SEND_TASK_TIME_LIMIT}
+CELERY_TASK_ANNOTATIONS = {
+    "reminders.tasks.send_reminder": _SEND_LIMITS,
+    "reminders.tasks.send_staff_digest": _SEND_LIMITS,
+    "reminders.tasks.scan_reminders": {
+        "soft_time_limit": SCAN_TASK_SOFT_TIME_LIMIT,
+        "time_limit": SCAN_TASK_TIME_LIMIT,
+    },
+    "care.tasks.refresh_stale_care_statuses": {
+        "soft_time_limit": REFRESH_TASK_SOFT_TIME_LIMIT,
+        "time_limit": REFRESH_TASK_TIME_LIMIT,
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 # One beat only, a static schedule, short periodic scans; never long ETA/countdown tasks.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Catches up on the day's re-evaluation (overdue alerts) within 15 minutes of midnight, or of a restart.
-    "refresh-stale-care-statuses": {"task": "protocols.tasks.refresh_stale_care_statuses", "schedule": 15 * 60},
-    # Creates due reminder rows, hands pending ones to the workers, requeues stuck ones (reminders/).
+    "refresh-stale-care-statuses": {"task": "care.tasks.refresh_stale_care_statuses", "schedule": 15 * 60},
+    # Creates due reminder rows and, from the clinic's digest hour (reminder settings), the day's staff
+    # digests; hands pending rows to the workers, requeues stuck ones (reminders/).
     "reminders-scan": {"task": "reminders.tasks.scan_reminders", "schedule": 5 * 60},
-    # One digest per staff member and day (a unique row), so a restarted beat cannot send it twice.
-    "staff-digest": {"task": "reminders.tasks.send_staff_digests", "schedule": crontab(hour=7, minute=0)},
 }
 
 # Security ------------------------------------------------------------------------------------------

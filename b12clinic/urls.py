@@ -8,5 +8,4 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("reminders/", include("reminders.urls")),
     path("", include("clinic.urls")),
-    path("", include("patients.urls")),
 ]

@@ -31,9 +31,10 @@ def peak_rss_mb() -> float:
 
 def engine() -> dict[str, object]:
     """Evaluations per second on one core, facts already in memory (the engine alone)."""
+    from care.facts import facts_by_patient
+    from care.services import _Profiles
     from patients.models import Patient
     from protocols.engine.evaluate import evaluate
-    from protocols.services import _Profiles, facts_by_patient
 
     ids = list(Patient.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
     today = timezone.localdate()
@@ -62,7 +63,7 @@ def engine() -> dict[str, object]:
 
 
 def refresh() -> dict[str, object]:
-    from protocols.services import care_status_refresh_all
+    from care.services import care_status_refresh_all
 
     started = time.perf_counter()
     summary = care_status_refresh_all()
@@ -200,7 +201,7 @@ def _send_all_day() -> None:
 
 def scan() -> dict[str, object]:
     """One reminder scan creating the due rows, now (the bench clinic's send window is all day)."""
-    from reminders.services import reminders_scan
+    from reminders.outbox import reminders_scan
 
     _send_all_day()
     started = time.perf_counter()
@@ -216,7 +217,7 @@ def scan() -> dict[str, object]:
 def emails() -> dict[str, object]:
     """Send every ready reminder to the SMTP sink named by EMAIL_HOST/EMAIL_PORT, synchronously."""
     from reminders.models import Reminder, Status
-    from reminders.services import reminder_send
+    from reminders.outbox import reminder_send
 
     ids = list(Reminder.objects.filter(status=Status.PENDING).values_list("pk", flat=True))
     started = time.perf_counter()

@@ -1,14 +1,206 @@
+"""The admin, for clinic admins: the clinical record, physicians' decisions and protocol profiles.
+
+It lives in the application layer because its writes must go through it: every save and delete of a
+record the engine reads ends in actions.record_changed (ClinicalFactsAdmin), so the admin cannot
+leave a stale care status or an obsolete reminder behind, and a saved profile is published with
+actions.protocol_profile_publish (a new version, its patients re-evaluated). Injections and lab
+results may be added but not changed or deleted here: corrections go through the actions
+injection_correct/lab_result_correct, which require a reason. Physician decisions (interval override,
+oral switch) are made on the chart and are read-only here. History is shown, never reverted
+(SIMPLE_HISTORY_REVERT_DISABLED).
+"""
+
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.models import Decision
+from clinic import actions
+from patients import services as record
+from patients.models import Cause, Decision, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
+from protocols.engine import units
+from protocols.models import ProtocolProfile
+
+
+def _patient_of(obj: models.Model) -> Patient:
+    return obj if isinstance(obj, Patient) else obj.patient  # type: ignore[attr-defined]
+
+
+class ClinicalFactsAdmin(SimpleHistoryAdmin):
+    """Calls the care-status hook after every admin write, in the same transaction."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        actions.record_changed(_patient_of(obj))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        patient = _patient_of(obj)
+        super().delete_model(request, obj)
+        if not isinstance(obj, Patient):
+            actions.record_changed(patient)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        with transaction.atomic():
+            patients = (
+                [] if queryset.model is Patient else list(Patient.objects.filter(pk__in=queryset.values("patient")))
+            )
+            super().delete_queryset(request, queryset)
+            for patient in patients:
+                actions.record_changed(patient)
+
+
+class AddOnlyAdmin(ClinicalFactsAdmin):
+    """Records that may be added here but, once saved, only viewed."""
+
+    # The user-field that defaults to whoever is logged in.
+    user_field = ""
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {**super().get_changeform_initial_data(request), self.user_field: request.user.pk}
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PatientAdminForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = [f.name for f in Patient._meta.get_fields() if f.concrete and f.editable and not f.auto_created]
+
+    def clean_birth_date(self) -> Any:
+        birth_date = self.cleaned_data["birth_date"]
+        if birth_date and birth_date > timezone.localdate():
+            raise forms.ValidationError("The birth date cannot be in the future.")
+        return birth_date
+
+
+@admin.register(Patient)
+class PatientAdmin(ClinicalFactsAdmin):
+    form = PatientAdminForm
+    list_display = ["mrn", "family_name", "given_name", "birth_date", "sex", "is_active"]
+    list_filter = ["is_active", "sex", "pregnancy", "neurological_involvement"]
+    search_fields = ["mrn", "family_name", "given_name", "email"]
+    readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(Cause)
+class CauseAdmin(ClinicalFactsAdmin):
+    list_display = ["patient", "kind", "length_cm", "procedure", "start", "stop"]
+    list_filter = ["kind"]
+    search_fields = ["patient__mrn", "patient__family_name"]
+    autocomplete_fields = ["patient"]
+    list_select_related = ["patient"]
+
+
+@admin.register(Regimen)
+class RegimenAdmin(ClinicalFactsAdmin):
+    list_display = ["patient", "profile", "maintenance_interval_months", "oral_since"]
+    list_filter = ["profile"]
+    search_fields = ["patient__mrn", "patient__family_name"]
+    autocomplete_fields = ["patient"]
+    list_select_related = ["patient", "profile"]
+    readonly_fields = [
+        "maintenance_interval_months",
+        "interval_reason",
+        "interval_set_by",
+        "interval_set_at",
+        "oral_since",
+    ]
+
+
+class InjectionAdminForm(forms.ModelForm):
+    class Meta:
+        model = Injection
+        fields = [
+            "patient",
+            "given_at",
+            "drug",
+            "dose_mcg",
+            "route",
+            "site",
+            "lot_number",
+            "lot_expiry",
+            "given_by",
+            "notes",
+        ]
+
+    def clean_given_at(self) -> Any:
+        given_at = self.cleaned_data["given_at"]
+        if given_at and given_at > timezone.now():
+            raise forms.ValidationError(record.FUTURE_TIME)
+        return given_at
+
+
+@admin.register(Injection)
+class InjectionAdmin(AddOnlyAdmin):
+    form = InjectionAdminForm
+    user_field = "given_by"
+    list_display = ["patient", "given_at", "drug", "dose_mcg", "route", "site", "lot_number", "given_by"]
+    list_filter = ["drug", "route", "site"]
+    search_fields = ["patient__mrn", "patient__family_name", "lot_number"]
+    date_hierarchy = "given_at"
+    autocomplete_fields = ["patient"]
+    list_select_related = ["patient", "given_by"]
+
+
+class LabResultAdminForm(forms.ModelForm):
+    unit_entered = forms.ChoiceField(label="Unit", choices=[(u, u) for u in units.ALL_UNIT_SYMBOLS])
+
+    class Meta:
+        model = LabResult
+        fields = ["patient", "analyte", "value_entered", "unit_entered", "collected_on", "entered_by", "notes"]
+
+    def clean_collected_on(self) -> Any:
+        collected_on = self.cleaned_data["collected_on"]
+        if collected_on and collected_on > timezone.localdate():
+            raise forms.ValidationError(record.FUTURE_DATE)
+        return collected_on
+
+
+@admin.register(LabResult)
+class LabResultAdmin(AddOnlyAdmin):
+    form = LabResultAdminForm
+    user_field = "entered_by"
+    list_display = ["patient", "collected_on", "analyte", "value_entered", "unit_entered", "value_canonical"]
+    list_filter = ["analyte"]
+    search_fields = ["patient__mrn", "patient__family_name"]
+    date_hierarchy = "collected_on"
+    autocomplete_fields = ["patient"]
+    list_select_related = ["patient"]
+    readonly_fields = ["value_canonical", "unit_canonical", "entered_at"]
+
+
+@admin.register(SymptomCheck)
+class SymptomCheckAdmin(ClinicalFactsAdmin):
+    list_display = ["patient", "checked_on", "neurological", "depression"]
+    list_filter = ["neurological", "depression"]
+    search_fields = ["patient__mrn", "patient__family_name"]
+    autocomplete_fields = ["patient"]
+    list_select_related = ["patient"]
+
+
+@admin.register(Medication)
+class MedicationAdmin(ClinicalFactsAdmin):
+    list_display = ["patient", "name", "detail", "start", "stop"]
+    list_filter = ["name"]
+    search_fields = ["patient__mrn", "patient__family_name", "detail"]
+    autocomplete_fields = ["patient"]
+    list_select_related = ["patient"]
 
 
 @admin.register(Decision)
 class DecisionAdmin(SimpleHistoryAdmin):
-    """Read-only: decisions are made on the patient chart, through clinic.services."""
+    """Read-only: decisions are made on the patient chart, through clinic.actions."""
 
     list_display = ["patient", "kind", "made_by", "made_at", "alert_rule"]
     list_filter = ["kind"]
@@ -22,3 +214,69 @@ class DecisionAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(ProtocolProfile)
+class ProtocolProfileAdmin(SimpleHistoryAdmin):
+    """A clinic admin edits the settings; each save is a new version and re-evaluates its patients."""
+
+    list_display = ["name", "slug", "version", "drug", "maintenance_interval_months", "monitoring_pathway", "is_active"]
+    readonly_fields = ["version", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "version", "is_active", "updated_at"]}),
+        ("Drug and loading", {"fields": ["drug", "dose_mcg", "loading_doses", "loading_interval_days"]}),
+        (
+            "Maintenance interval",
+            {
+                "fields": [
+                    "maintenance_interval_months",
+                    "neuro_interval_months",
+                    "ileal_interval_months",
+                    "ileal_over_cm",
+                ]
+            },
+        ),
+        (
+            "Monitoring",
+            {
+                "fields": [
+                    "monitoring_pathway",
+                    "first_year_check_months",
+                    "until_stable_first_check_months",
+                    "recheck_window_days",
+                    "stable_recheck_months",
+                    "unstable_recheck_months",
+                    "high_risk_max_gap_months",
+                    "bariatric_max_gap_months",
+                    "pregnancy_bariatric_gap_months",
+                    "oral_recheck_months",
+                    "homocysteine_every_recheck",
+                ]
+            },
+        ),
+        (
+            "Discontinuation",
+            {"fields": ["crohn_over_cm", "age_rule_enabled", "age_over_years", "drug_cause_months", "oral_dose_text"]},
+        ),
+        (
+            "Thresholds (canonical units)",
+            {
+                "fields": [
+                    "b12_low_below",
+                    "b12_normal_above",
+                    "mma_high_at",
+                    "homocysteine_high_at",
+                    "ferritin_low_below",
+                    "tsat_low_below",
+                    "folate_low_below",
+                    "vitamin_d_low_below",
+                ]
+            },
+        ),
+    ]
+
+    def save_model(self, request: HttpRequest, obj: ProtocolProfile, form: Any, change: bool) -> None:
+        actions.protocol_profile_publish(profile=obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ProtocolProfile | None = None) -> bool:
+        return False  # care statuses and history point at profiles; retire one with is_active instead

@@ -1,11 +1,13 @@
-"""The physician's decision forms; the rules themselves are in clinic.services."""
+"""The physician's decision forms; the rules themselves are in clinic.actions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 
+from care.models import CareAlert
 from patients.forms import DateInput
 
 REASON_HELP = "Kept with the decision in the patient's record."
@@ -33,8 +35,6 @@ class AcknowledgeForm(forms.Form):
     alert_rule = forms.ChoiceField(label="Alert")
     reason = _reason()
 
-    def __init__(self, *args: Any, alerts: list[dict[str, str]] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, alerts: Iterable[CareAlert] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["alert_rule"].choices = [
-            (a["rule"], f"{a['rule']} ({a['severity']}): {a['message']}") for a in (alerts or [])
-        ]
+        self.fields["alert_rule"].choices = [(a.rule, f"{a.rule} ({a.severity_name}): {a.message}") for a in alerts]

@@ -15,7 +15,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts import roles
-from clinic import forms, selectors, services
+from care import selectors
+from care.models import CareAlert
+from clinic import actions, forms
 from patients.access import VIEW_PATIENT, patient_for, require
 from patients.forms import add_service_errors
 from patients.models import CauseKind, Patient
@@ -68,38 +70,37 @@ class DecisionPage:
 
 DECISIONS: dict[str, DecisionPage] = {
     "interval": DecisionPage(
-        "Set the maintenance interval", forms.IntervalForm, services.decision_set_interval, "Interval set."
+        "Set the maintenance interval", forms.IntervalForm, actions.decision_set_interval, "Interval set."
     ),
     "clear-interval": DecisionPage(
         "Clear the physician-set interval",
         forms.ReasonForm,
-        services.decision_clear_interval,
+        actions.decision_clear_interval,
         "Back to the protocol's interval.",
     ),
     "approve-oral": DecisionPage(
         "Approve the switch to oral therapy",
         forms.OralSwitchForm,
-        services.decision_approve_oral_switch,
+        actions.decision_approve_oral_switch,
         "Switch to oral therapy approved.",
         "Approve the switch",
     ),
     "decline-oral": DecisionPage(
         "Decline the switch to oral therapy",
         forms.ReasonForm,
-        services.decision_decline_oral_switch,
+        actions.decision_decline_oral_switch,
         "Switch to oral therapy declined: injections continue.",
         "Decline the switch",
     ),
     "acknowledge": DecisionPage(
-        "Acknowledge an alert", forms.AcknowledgeForm, services.decision_acknowledge_alert, "Alert acknowledged."
+        "Acknowledge an alert", forms.AcknowledgeForm, actions.decision_acknowledge_alert, "Alert acknowledged."
     ),
 }
 
 
 def _decision_form(page: DecisionPage, patient: Patient, data: Any = None, initial: Any = None) -> django_forms.Form:
     if page.form is forms.AcknowledgeForm:
-        status = getattr(patient, "care_status", None)
-        return forms.AcknowledgeForm(data, initial=initial, alerts=status.alerts if status else [])
+        return forms.AcknowledgeForm(data, initial=initial, alerts=CareAlert.objects.filter(patient=patient))
     return page.form(data, initial=initial)
 
 

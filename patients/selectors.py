@@ -8,14 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen, Site, SymptomCheck
-
-# GUIDANCE.md schedules; a dose this much earlier asks the nurse to confirm it.
-EARLY_MAINTENANCE_DAYS = 7  # maintenance: more than 7 days before the next injection is due
-EARLY_LOADING_DAYS = 5  # loading: less than 5 days after the previous dose
+from patients.models import Cause, Decision, Injection, LabResult, Medication, Patient, Regimen, Site, SymptomCheck
 
 
 def patient_list(*, active: bool = True) -> QuerySet[Patient]:
@@ -24,26 +20,6 @@ def patient_list(*, active: bool = True) -> QuerySet[Patient]:
         .select_related("regimen__profile")
         .annotate(injection_count=Count("injections"))
         .order_by("family_name", "given_name")
-    )
-
-
-def patient_chart(*, patient_id: int) -> Patient:
-    """One patient with everything the chart shows, in a fixed number of queries."""
-    return patient_chart_queryset().get(pk=patient_id)
-
-
-def patient_chart_queryset() -> QuerySet[Patient]:
-    from clinic.models import Decision  # clinic builds on patients
-
-    return Patient.objects.select_related(
-        "regimen__profile", "regimen__interval_set_by", "care_status"
-    ).prefetch_related(
-        "causes",
-        Prefetch("injections", queryset=Injection.objects.select_related("given_by").order_by("given_at")),
-        Prefetch("labs", queryset=LabResult.objects.select_related("entered_by").order_by("collected_on", "pk")),
-        Prefetch("symptom_checks", queryset=SymptomCheck.objects.select_related("recorded_by")),
-        Prefetch("medications", queryset=Medication.objects.select_related("recorded_by")),
-        Prefetch("decisions", queryset=Decision.objects.select_related("made_by")),
     )
 
 
@@ -117,8 +93,6 @@ HISTORY_LIMIT = 200
 def patient_history(patient: Patient) -> list[HistoryEntry]:
     """Who changed what in the patient's record and its clinical records, newest first: one query per
     kind of record (eight), each historical row compared with the one before it."""
-    from clinic.models import Decision
-
     sources: list[tuple[str, QuerySet[Any]]] = [
         ("Patient", Patient.history.filter(id=patient.pk)),
         ("Regimen", Regimen.history.filter(patient_id=patient.pk)),
@@ -191,30 +165,3 @@ def injection_submitted(submission_key: uuid.UUID | None) -> Injection | None:
     if submission_key is None:
         return None
     return Injection.objects.filter(submission_key=submission_key).first()
-
-
-def injection_early_warning(*, patient: Patient, given_at: datetime.datetime) -> str | None:
-    """A warning when a dose comes much earlier than due: in maintenance, more than
-    EARLY_MAINTENANCE_DAYS before the next injection is due; in loading, less than EARLY_LOADING_DAYS
-    after the previous dose. None when the dose is on time."""
-    status = getattr(patient, "care_status", None)
-    if status is None:
-        return None
-    day = timezone.localdate(given_at)
-    if status.phase == "maintenance" and status.next_injection_due is not None:
-        early = (status.next_injection_due - day).days
-        if early > EARLY_MAINTENANCE_DAYS:
-            return (
-                f"This dose is {early} days early: the next maintenance injection is due on "
-                f"{status.next_injection_due:%d %b %Y}. Tick the box to confirm it."
-            )
-    if status.phase == "loading":
-        previous = patient.injections.filter(given_at__lte=given_at).order_by("-given_at").first()
-        if previous is not None:
-            gap = (day - timezone.localdate(previous.given_at)).days
-            if gap < EARLY_LOADING_DAYS:
-                return (
-                    f"Only {gap} day(s) after the previous loading dose ({timezone.localdate(previous.given_at):%d %b %Y}); "
-                    f"loading doses are given about 7 days apart. Tick the box to confirm it."
-                )
-    return None

@@ -3,8 +3,10 @@
 Each service takes keyword-only arguments, runs in one transaction, validates with full_clean()
 before saving and raises ValidationError({field: message}) naming its own argument, so bad input
 changes nothing. Actions only physicians may take check the acting user's permission here, on the
-server, whatever the caller. Every change the protocol engine reads ends in _clinical_facts_changed().
-Time is passed in (`today`, `now`) so tests and the demo seed can fix it.
+server, whatever the caller. These services write the record and nothing else: the application layer
+(clinic.actions) wraps each in an action that then refreshes the care status and the reminders, so
+pages, the admin and commands call the actions, never these directly. Time is passed in (`today`,
+`now`) so tests and the demo seed can fix it.
 """
 
 from __future__ import annotations
@@ -47,20 +49,6 @@ CAUSE_EDITABLE_FIELDS = frozenset({"length_cm", "procedure", "start", "stop", "n
 INJECTION_EDITABLE_FIELDS = frozenset(
     {"given_at", "drug", "dose_mcg", "route", "site", "lot_number", "lot_expiry", "notes"}
 )
-
-
-def _clinical_facts_changed(patient: Patient) -> None:
-    """Called, inside the writing transaction, after every change the protocol engine reads.
-
-    Refreshes the stored care status in that same transaction, so a dashboard never shows a status
-    computed from facts that have since changed, and a rolled-back write rolls the status back too.
-    """
-    from protocols.services import care_status_refresh  # protocols.services imports patients.models
-    from reminders.services import reminders_cancel_obsolete
-
-    care_status_refresh(patient=patient)
-    # The injection or lab result just recorded cancels the reminders about it (same transaction).
-    reminders_cancel_obsolete(patient=patient)
 
 
 # Helpers -------------------------------------------------------------------------------------------
@@ -181,7 +169,6 @@ def patient_create(
         raise ValidationError({"profile": f"The profile {profile.name} is not in use any more."})
     _save(patient, by=by)
     _save(Regimen(patient=patient, profile=profile), by=by)
-    _clinical_facts_changed(patient)
     return patient
 
 
@@ -201,7 +188,6 @@ def patient_update(
         extra={"birth_date": _birth_date_problem(patient.birth_date, today), "email": _email_problem(patient)},
     )
     _save(patient, by=by)
-    _clinical_facts_changed(patient)
     return patient
 
 
@@ -236,7 +222,6 @@ def patient_discharge(
     patient.discharged_at = now or timezone.now()
     _validate(patient)
     _save(patient, by=by)
-    _clinical_facts_changed(patient)
     return patient
 
 
@@ -273,7 +258,6 @@ def cause_add(
     )
     _validate(cause, extra={"start": _cause_date_problem(cause, today)})
     _save(cause, by=by)
-    _clinical_facts_changed(patient)
     return cause
 
 
@@ -291,18 +275,15 @@ def cause_update(
     _apply(cause, data, CAUSE_EDITABLE_FIELDS)
     _validate(cause, extra={"start": _cause_date_problem(cause, today)})
     _save(cause, by=by)
-    _clinical_facts_changed(cause.patient)
     return cause
 
 
 @transaction.atomic
 def cause_remove(*, cause: Cause, by: AbstractBaseUser, reason: str = "") -> None:
     _require(by, roles.DELETE_CAUSE, "remove a cause of deficiency")
-    patient = cause.patient
     cause._history_user = by  # type: ignore[attr-defined]
     cause._change_reason = reason or None  # type: ignore[attr-defined]
     cause.delete()
-    _clinical_facts_changed(patient)
 
 
 # Regimen -------------------------------------------------------------------------------------------
@@ -316,7 +297,6 @@ def regimen_set_profile(*, regimen: Regimen, profile: ProtocolProfile, by: Abstr
     regimen.profile = profile
     _validate(regimen)
     _save(regimen, by=by)
-    _clinical_facts_changed(regimen.patient)
     return regimen
 
 
@@ -339,7 +319,6 @@ def regimen_set_interval_override(
     regimen.interval_set_at = now or timezone.now()
     _validate(regimen, rename={"maintenance_interval_months": "months", "interval_reason": "reason"})
     _save(regimen, by=by, reason=regimen.interval_reason)
-    _clinical_facts_changed(regimen.patient)
     return regimen
 
 
@@ -353,7 +332,6 @@ def regimen_clear_interval_override(*, regimen: Regimen, by: AbstractBaseUser) -
     regimen.interval_set_at = None
     _validate(regimen)
     _save(regimen, by=by)
-    _clinical_facts_changed(regimen.patient)
     return regimen
 
 
@@ -377,7 +355,6 @@ def regimen_switch_to_oral(
         rename={"oral_since": "since"},
     )
     _save(regimen, by=by)
-    _clinical_facts_changed(regimen.patient)
     return regimen
 
 
@@ -386,7 +363,6 @@ def regimen_resume_injections(*, regimen: Regimen, by: AbstractBaseUser) -> Regi
     _require(by, roles.MAKE_DECISION, "resume injections")
     regimen.oral_since = None
     _save(regimen, by=by)
-    _clinical_facts_changed(regimen.patient)
     return regimen
 
 
@@ -446,7 +422,6 @@ def injection_record(
         if submission_key is None:
             raise
         return _same_submission(Injection.objects.get(submission_key=submission_key), patient)
-    _clinical_facts_changed(patient)
     return injection
 
 
@@ -474,7 +449,6 @@ def injection_correct(
     problems["patient"] = None  # a discharged patient's record may still be corrected
     _validate(injection, extra=problems)
     _save(injection, by=by, reason=reason.strip())
-    _clinical_facts_changed(injection.patient)
     return injection
 
 
@@ -483,11 +457,9 @@ def injection_delete(*, injection: Injection, by: AbstractBaseUser, reason: str)
     """Remove an injection recorded in error; the history keeps it, with who removed it and why."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the record is removed."})
-    patient = injection.patient
     injection._history_user = by  # type: ignore[attr-defined]
     injection._change_reason = reason.strip()  # type: ignore[attr-defined]
     injection.delete()
-    _clinical_facts_changed(patient)
 
 
 # Labs ----------------------------------------------------------------------------------------------
@@ -536,7 +508,6 @@ def lab_result_record(
     lab = LabResult(patient=patient, analyte=analyte, collected_on=collected_on, entered_by=entered_by, notes=notes)
     _lab_validate(lab, _set_lab_value(lab, value=value, unit=unit), today)
     _save(lab, by=entered_by)
-    _clinical_facts_changed(patient)
     return lab
 
 
@@ -560,7 +531,6 @@ def lab_result_correct(
         lab.collected_on = collected_on
     _lab_validate(lab, problems, today)
     _save(lab, by=by, reason=reason.strip())
-    _clinical_facts_changed(lab.patient)
     return lab
 
 
@@ -589,7 +559,6 @@ def symptom_check_record(
     )
     _validate(check, extra={"checked_on": FUTURE_DATE if _is_future_date(checked_on, today) else None})
     _save(check, by=recorded_by)
-    _clinical_facts_changed(patient)
     return check
 
 
@@ -607,7 +576,6 @@ def medication_start(
     medication = Medication(patient=patient, name=name, detail=detail.strip(), start=start, recorded_by=recorded_by)
     _validate(medication, extra={"start": FUTURE_DATE if _is_future_date(start, today) else None})
     _save(medication, by=recorded_by)
-    _clinical_facts_changed(patient)
     return medication
 
 
@@ -619,5 +587,4 @@ def medication_stop(*, medication: Medication, stop: datetime.date, by: Abstract
     medication.stop = stop
     _validate(medication)
     _save(medication, by=by)
-    _clinical_facts_changed(medication.patient)
     return medication

@@ -1,4 +1,4 @@
-"""Protocol profiles (versioned settings a clinic admin edits) and the stored care status."""
+"""Protocol profiles: the versioned settings of GUIDANCE.md that a clinic admin edits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import F
 from simple_history.models import HistoricalRecords
 
 from protocols.engine import profiles as engine_profiles
@@ -102,84 +101,3 @@ class ProtocolProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (v{self.version})"
-
-
-class Severity(models.IntegerChoices):
-    NONE = 0, "None"
-    INFO = 1, "Info"
-    MEDIUM = 2, "Medium"
-    HIGH = 3, "High"
-
-
-class CareStatus(models.Model):
-    """What the protocol engine says about one patient, stored for dashboards and reminders.
-
-    Derived data, not a clinical record: it is rewritten by protocols.services whenever a fact the
-    engine reads changes (in the same transaction) and once a day for every active patient, so it has
-    no history of its own; each row records the profile version and the date it was evaluated for."""
-
-    patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="care_status")
-    # A copy of patient.is_active, so dashboards filter and count without joining the patients.
-    patient_active = models.BooleanField(default=True)
-    # A digest of the stored result (see protocols.services): an unchanged status is not rewritten.
-    fingerprint = models.CharField(max_length=32, blank=True)
-    profile = models.ForeignKey(ProtocolProfile, on_delete=models.PROTECT, related_name="+")
-    profile_version = models.PositiveIntegerField()
-    as_of = models.DateField(help_text="The date the engine evaluated the patient for.")
-    evaluated_at = models.DateTimeField()
-
-    phase = models.CharField(max_length=20)
-    loading_doses_given = models.PositiveSmallIntegerField()
-    maintenance_interval_months = models.PositiveSmallIntegerField(null=True)
-    suggested_interval_months = models.PositiveSmallIntegerField(null=True)
-    maintenance_start = models.DateField(null=True)
-    next_injection_due = models.DateField(null=True)
-    next_recheck_due = models.DateField(null=True)
-    recheck_labs = models.JSONField(default=list)
-    verdict = models.CharField(max_length=30)
-    verdict_rules = models.JSONField(default=list)
-    verdict_unmet = models.JSONField(default=list)
-    alerts = models.JSONField(default=list, help_text="[{rule, severity, message, since}], most severe first.")
-    # ",ALERT-A,ALERT-B," so dashboards can filter by alert with a plain LIKE on SQLite and PostgreSQL.
-    alert_rules = models.CharField(max_length=500, blank=True)
-    highest_severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.NONE)
-    rules = models.JSONField(default=list)
-    because = models.JSONField(default=dict)
-    latest_b12 = models.DecimalField(max_digits=12, decimal_places=4, null=True)
-    latest_b12_category = models.CharField(max_length=12, blank=True)
-
-    class Meta:
-        verbose_name_plural = "care statuses"
-        indexes = [
-            models.Index(fields=["next_injection_due"], name="care_next_injection_due"),
-            models.Index(fields=["next_recheck_due"], name="care_next_recheck_due"),
-            models.Index(fields=["highest_severity"], name="care_highest_severity"),
-            models.Index(fields=["verdict"], name="care_verdict"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Care status of patient {self.patient_id} on {self.as_of}"
-
-    def alert_rule_ids(self) -> list[str]:
-        return [alert["rule"] for alert in self.alerts]
-
-
-class CareAlert(models.Model):
-    """One active alert of an active patient: the rows of CareStatus.alerts, kept as a table so
-    dashboards can filter, count and order alerts in the database (indexed) instead of reading every
-    status. Derived like CareStatus and rewritten with it, in the same transaction; a discharged
-    patient has none."""
-
-    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="care_alerts")
-    rule = models.CharField(max_length=40)
-    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
-    since = models.DateField(help_text="The alert has been active without a break since this date.")
-    message = models.TextField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["patient", "rule"], name="care_alert_one_per_rule")]
-        # The dashboard's order: most severe first, then the longest-standing.
-        indexes = [models.Index(F("severity").desc(), F("since"), F("id"), name="care_alert_dashboard_order")]
-
-    def __str__(self) -> str:
-        return f"{self.rule} of patient {self.patient_id} since {self.since}"

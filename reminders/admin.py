@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from reminders import services
+from reminders import outbox
 from reminders.models import Reminder, ReminderEvent, ReminderSettings, StaffDigest, Status
 
 
@@ -13,7 +13,15 @@ from reminders.models import Reminder, ReminderEvent, ReminderSettings, StaffDig
 class ReminderSettingsAdmin(admin.ModelAdmin):
     """The clinic's reminder rules: one row, edited by a clinic admin; the next scan uses them."""
 
-    list_display = ["__str__", "enabled", "days_before", "days_after", "window_start_hour", "window_end_hour"]
+    list_display = [
+        "__str__",
+        "enabled",
+        "days_before",
+        "days_after",
+        "window_start_hour",
+        "window_end_hour",
+        "digest_hour",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not ReminderSettings.objects.exists()
@@ -58,7 +66,7 @@ class ReminderAdmin(_ReadOnly):
     def send_again(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
         now = timezone.now()
         moved = sum(
-            services.reminder_retry(reminder=reminder, by=request.user, now=now)
+            outbox.reminder_retry(reminder=reminder, by=request.user, now=now)
             for reminder in queryset.filter(status=Status.FAILED)
         )
         self.message_user(request, f"{moved} reminder(s) will be sent again by the next scan.", messages.SUCCESS)

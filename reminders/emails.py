@@ -1,4 +1,5 @@
-"""Emails are three templates each (subject, plain text, HTML) under templates/emails/, assembled here."""
+"""Emails: the reminder's composition, and the transport. Each email is three templates (subject, plain
+text, HTML) under templates/emails/, assembled here."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
+
+from reminders import optout
+from reminders.models import DUE_SOON_KINDS, Kind, Reminder
 
 
 def format_day(day: datetime.date) -> str:
@@ -106,3 +110,33 @@ def send(message: EmailMultiAlternatives) -> None:
     except Exception:
         close_connection()
         raise
+
+
+# Composition ---------------------------------------------------------------------------------------
+
+# The kind of visit, and nothing more: no drug, test name or condition (minimum necessary).
+VISIT = {
+    Kind.INJECTION_DUE_SOON: "injection appointment",
+    Kind.INJECTION_OVERDUE: "injection appointment",
+    Kind.RECHECK_DUE_SOON: "blood test",
+    Kind.RECHECK_OVERDUE: "blood test",
+}
+
+
+def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:
+    """The patient email: the kind of visit, its date, how to reach the clinic; nothing clinical."""
+    patient = reminder.patient
+    opt_out = optout.unsubscribe_url(patient)
+    return build_email(
+        template="reminder",
+        context={
+            "given_name": patient.given_name,
+            "visit": VISIT[Kind(reminder.kind)],
+            "due": format_day(reminder.due_date),
+            "overdue": reminder.kind not in DUE_SOON_KINDS,
+            "unsubscribe_url": opt_out,
+        },
+        to=patient.email,
+        message_id=reminder.message_id,
+        headers={"List-Unsubscribe": f"<{opt_out}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )

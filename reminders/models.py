@@ -161,6 +161,11 @@ class ReminderSettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(24)],
         help_text="... until this hour (clinic time, exclusive; 24 = midnight).",
     )
+    digest_hour = models.PositiveSmallIntegerField(
+        default=7,
+        validators=[MaxValueValidator(23)],
+        help_text="Staff get the day's digest from this hour on (clinic time).",
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "reminder settings"

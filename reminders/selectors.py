@@ -1,14 +1,10 @@
-"""Reads for the reminders page, the chart, the dashboard banner and the staff digest."""
+"""Reads of the reminder outbox: the reminders page, the chart's reminder history, the failed count."""
 
 from __future__ import annotations
 
-import datetime
-
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from patients.models import Patient
-from protocols.engine.evaluate import ORAL, ORAL_SWITCH_CANDIDATE
-from protocols.models import CareStatus, Severity
 from reminders.models import Reminder, ReminderEvent, Status
 
 
@@ -38,20 +34,3 @@ def reminders_page(*, status: str | None = None, limit: int = 200) -> list[Remin
     if status in Status.values:
         queryset = queryset.filter(status=status)
     return list(_with_history(queryset).order_by("-updated_at", "-pk")[:limit])
-
-
-def worklist_count(*, today: datetime.date) -> int:
-    """Active patients with an injection or a recheck due today or earlier (the nurses' worklist)."""
-    return CareStatus.objects.filter(
-        Q(next_injection_due__lte=today) | Q(next_recheck_due__lte=today), patient__is_active=True
-    ).count()
-
-
-def physician_counts() -> dict[str, int]:
-    """What waits for a physician: patients with alerts, with high alerts, and oral-switch candidates."""
-    active = CareStatus.objects.filter(patient__is_active=True)
-    return active.aggregate(
-        alert_patients=Count("pk", filter=Q(highest_severity__gt=Severity.NONE)),
-        high_alert_patients=Count("pk", filter=Q(highest_severity=Severity.HIGH)),
-        oral_switch_candidates=Count("pk", filter=Q(verdict=ORAL_SWITCH_CANDIDATE) & ~Q(phase=ORAL)),
-    )

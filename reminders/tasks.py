@@ -1,8 +1,10 @@
 """Celery tasks of the reminders: thin, only ids as arguments, safe to run twice.
 
-Beat runs `scan_reminders` every 5 minutes and `send_staff_digests` every morning; both queue one
-`send_*` task per row after their transaction commits. Retries are rows with a later
-`next_attempt_at` that a later scan queues again, never long countdowns in the broker.
+Beat runs `scan_reminders` every 5 minutes: one tick (reminders.beat) creates the due rows and, from
+the clinic's digest hour on, the day's staff digests, then queues one `send_*` task per ready row
+after its transaction commits. Retries are rows with a later `next_attempt_at` that a later scan
+queues again, never long countdowns in the broker. Time limits come from settings
+(CELERY_TASK_ANNOTATIONS).
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from reminders import services
+from reminders import beat, digest, outbox
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, soft_time_limit=120, time_limit=180)
+@shared_task
 def scan_reminders() -> int:
-    result = services.reminders_scan(now=timezone.now())
+    result = beat.beat_tick(now=timezone.now())
     logger.info(
         "reminders scan: %s created, %s skipped, %s expired, %s requeued, %s queued",
         result.created,
@@ -31,17 +33,11 @@ def scan_reminders() -> int:
     return len(result.due_ids)
 
 
-# The SMTP timeout (EMAIL_TIMEOUT, 10 s by default) ends a hung send well before the soft limit.
-@shared_task(acks_late=True, soft_time_limit=45, time_limit=60)
+@shared_task
 def send_reminder(reminder_id: int) -> str:
-    return services.reminder_send(reminder_id=reminder_id, now=timezone.now()).status
+    return outbox.reminder_send(reminder_id=reminder_id, now=timezone.now()).status
 
 
-@shared_task(acks_late=True, soft_time_limit=120, time_limit=180)
-def send_staff_digests() -> int:
-    return len(services.staff_digests_create(now=timezone.now()))
-
-
-@shared_task(acks_late=True, soft_time_limit=45, time_limit=60)
+@shared_task
 def send_staff_digest(digest_id: int) -> str:
-    return services.staff_digest_send(digest_id=digest_id, now=timezone.now()).status
+    return digest.staff_digest_send(digest_id=digest_id, now=timezone.now()).status

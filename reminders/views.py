@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from reminders import emails, selectors, services
+from reminders import emails, optout, outbox, selectors
 from reminders.models import Reminder, Status
 
 # Every staff role may see patients; the page names patients, so it asks the same permission.
@@ -36,7 +36,7 @@ def reminder_list(request: HttpRequest) -> HttpResponse:
 @permission_required(STAFF_PERMISSION, raise_exception=True)
 def reminder_retry(request: HttpRequest, reminder_id: int) -> HttpResponse:
     reminder = get_object_or_404(Reminder, pk=reminder_id)
-    services.reminder_retry(reminder=reminder, by=request.user, now=timezone.now())
+    outbox.reminder_retry(reminder=reminder, by=request.user, now=timezone.now())
     return redirect(reverse("reminders:list") + "?status=failed")
 
 
@@ -46,11 +46,11 @@ def reminder_retry(request: HttpRequest, reminder_id: int) -> HttpResponse:
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    patient = services.patient_for_unsubscribe_token(token)
+    patient = optout.patient_for_unsubscribe_token(token)
     context = {**emails.clinic_context(), "token": token}
     if patient is None:
         return render(request, "reminders/unsubscribe.html", {**context, "invalid": True}, status=404)
     if request.method == "POST":
-        services.patient_unsubscribe(patient=patient, now=timezone.now())
+        outbox.patient_unsubscribe(patient=patient, now=timezone.now())
         return render(request, "reminders/unsubscribe.html", {**context, "done": True})
     return render(request, "reminders/unsubscribe.html", context)

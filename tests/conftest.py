@@ -13,7 +13,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from accounts import roles
-from patients import services
+from clinic import actions
 from patients.models import Patient
 
 TODAY = datetime.date(2026, 3, 1)
@@ -129,7 +129,7 @@ def make_patient(db: None, nurse: User) -> Callable[..., Patient]:
             "today": TODAY,
         }
         values.update(overrides)
-        return services.patient_create(**values)
+        return actions.patient_create(**values)
 
     return make
 
@@ -141,7 +141,7 @@ def patient(make_patient: Callable[..., Patient]) -> Patient:
 
 @pytest.fixture
 def injection_kwargs(patient: Patient, nurse: User) -> dict[str, Any]:
-    """A valid services.injection_record call; tests override one argument at a time."""
+    """A valid actions.injection_record call; tests override one argument at a time."""
     return {
         "patient": patient,
         "given_at": NOW - datetime.timedelta(hours=1),

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from audit.models import ChartView
 from audit.services import chart_view_log
-from patients import services
+from clinic import actions
 from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
 from patients.querysets import AuditBypassError, bulk_create_with_history, bulk_update_with_history
 
@@ -21,11 +21,11 @@ CLINICAL_MODELS = [Patient, Cause, Regimen, Injection, LabResult, SymptomCheck, 
 
 
 def test_it_keeps_who_created_changed_and_deleted_an_injection(injection_kwargs, nurse, physician, now) -> None:
-    injection = services.injection_record(**injection_kwargs)
-    services.injection_correct(
+    injection = actions.injection_record(**injection_kwargs)
+    actions.injection_correct(
         injection=injection, data={"lot_number": "CY2601-02"}, by=physician, reason="Lot misread", now=now
     )
-    services.injection_delete(injection=injection, by=physician, reason="Given at another clinic")
+    actions.injection_delete(injection=injection, by=physician, reason="Given at another clinic")
 
     rows = list(Injection.history.order_by("history_date", "history_id"))
     assert [(r.history_type, r.history_user, r.lot_number) for r in rows] == [
@@ -71,7 +71,7 @@ def test_it_refuses_update_through_related_managers(patient: Patient) -> None:
 
 
 def test_it_refuses_bulk_writes_outside_the_history_wrappers(injection_kwargs, nurse) -> None:
-    injection = services.injection_record(**injection_kwargs)
+    injection = actions.injection_record(**injection_kwargs)
     with pytest.raises(AuditBypassError, match="bulk_update_with_history"):
         Injection.objects.bulk_update([injection], ["notes"])
     check = SymptomCheck(

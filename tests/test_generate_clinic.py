@@ -10,9 +10,9 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from patients import services
+from care.models import CareStatus
+from clinic import actions
 from patients.models import Cause, Injection, LabResult, Patient, Regimen, SymptomCheck
-from protocols.models import CareStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def test_it_generates_patients_with_history_and_care_status(nurse) -> None:
     assert "maintenance" in set(CareStatus.objects.values_list("phase", flat=True))
     assert Injection.objects.filter(given_at__date__gt=datetime.date(2026, 3, 1)).count() == 0
     # Sequences were moved past the generated ids: an ordinary write still gets a fresh id.
-    patient = services.patient_create(
+    patient = actions.patient_create(
         mrn="AFTER-1", given_name="A", family_name="B", birth_date=datetime.date(1970, 1, 1), sex="female", by=nurse
     )
     assert patient.pk > max(Patient.objects.exclude(pk=patient.pk).values_list("pk", flat=True))
@@ -41,7 +41,7 @@ def test_the_population_has_every_cause_and_phase_and_no_future_record() -> None
     import random
     import zoneinfo
 
-    from patients.synthetic import synthetic_patient
+    from demo.synthetic import synthetic_patient
 
     today, zone, rng = datetime.date(2026, 3, 1), zoneinfo.ZoneInfo("Europe/London"), random.Random(1)
     people = [synthetic_patient(rng, i, today, zone) for i in range(1500)]

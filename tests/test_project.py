@@ -17,10 +17,11 @@ from django.db import connection
 from kombu import Connection
 
 from b12clinic.celery import app as celery_app
+from care.models import CareAlert, CareStatus
 from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
 from protocols.engine.profiles import BUILTIN_PROFILES
 from protocols.engine.rules import ALERT_SEVERITY
-from protocols.models import CareStatus, ProtocolProfile
+from protocols.models import ProtocolProfile
 
 SEED_TODAY = datetime.date(2026, 3, 1)
 COUNTED = [User, Patient, Cause, Regimen, Injection, LabResult, SymptomCheck, Medication]
@@ -50,7 +51,7 @@ def test_it_seeds_a_demo_clinic_twice_without_duplicates() -> None:
     assert statuses.count() == Patient.objects.filter(is_active=True).count()
     assert set(statuses.values_list("phase", flat=True)) == {"not_started", "loading", "maintenance", "oral"}
     assert set(statuses.values_list("verdict", flat=True)) == {"lifelong", "continue", "oral_switch_candidate"}
-    fired = {alert["rule"] for status in statuses for alert in status.alerts}
+    fired = set(CareAlert.objects.values_list("rule", flat=True))
     assert fired == set(ALERT_SEVERITY)
     counts = {model.__name__: model.objects.count() for model in COUNTED}
     history = {model.__name__: model.history.count() for model in COUNTED[1:]}

@@ -11,7 +11,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
 from accounts import roles
-from patients import services
+from clinic import actions
+from patients import services as record
 from patients.models import Cause, Patient, Regimen
 from protocols.models import ProtocolProfile
 
@@ -20,22 +21,22 @@ pytestmark = pytest.mark.django_db
 TODAY = datetime.date(2026, 3, 1)
 
 PHYSICIAN_ONLY: dict[str, Callable[[Patient, Any], object]] = {
-    "set interval": lambda p, u: services.regimen_set_interval_override(regimen=p.regimen, months=2, reason="x", by=u),
-    "clear interval": lambda p, u: services.regimen_clear_interval_override(regimen=p.regimen, by=u),
-    "switch to oral": lambda p, u: services.regimen_switch_to_oral(regimen=p.regimen, since=TODAY, by=u, today=TODAY),
-    "resume injections": lambda p, u: services.regimen_resume_injections(regimen=p.regimen, by=u),
-    "set profile": lambda p, u: services.regimen_set_profile(
+    "set interval": lambda p, u: record.regimen_set_interval_override(regimen=p.regimen, months=2, reason="x", by=u),
+    "clear interval": lambda p, u: record.regimen_clear_interval_override(regimen=p.regimen, by=u),
+    "switch to oral": lambda p, u: record.regimen_switch_to_oral(regimen=p.regimen, since=TODAY, by=u, today=TODAY),
+    "resume injections": lambda p, u: record.regimen_resume_injections(regimen=p.regimen, by=u),
+    "set profile": lambda p, u: actions.regimen_set_profile(
         regimen=p.regimen, profile=ProtocolProfile.objects.get(slug="hydroxocobalamin-3-monthly"), by=u
     ),
-    "add cause": lambda p, u: services.cause_add(patient=p, kind="dietary", by=u, today=TODAY),
-    "update cause": lambda p, u: services.cause_update(cause=p.causes.get(), data={"note": "x"}, by=u, today=TODAY),
-    "remove cause": lambda p, u: services.cause_remove(cause=p.causes.get(), by=u),
+    "add cause": lambda p, u: actions.cause_add(patient=p, kind="dietary", by=u, today=TODAY),
+    "update cause": lambda p, u: actions.cause_update(cause=p.causes.get(), data={"note": "x"}, by=u, today=TODAY),
+    "remove cause": lambda p, u: actions.cause_remove(cause=p.causes.get(), by=u),
 }
 
 
 @pytest.fixture
 def patient_with_cause(patient: Patient, physician) -> Patient:
-    services.cause_add(patient=patient, kind="pernicious_anemia", by=physician, today=TODAY)
+    actions.cause_add(patient=patient, kind="pernicious_anemia", by=physician, today=TODAY)
     return patient
 
 
@@ -118,7 +119,7 @@ def test_every_role_gets_the_permissions_of_later_apps_after_migrate() -> None:
         group = Group.objects.get(name=role)
         return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type")}
 
-    assert {"clinic.view_decision", "reminders.view_reminder"} <= perms("nurse")
-    assert "clinic.add_decision" not in perms("nurse")
-    assert "clinic.add_decision" in perms("physician")
-    assert {"reminders.change_remindersettings", "clinic.view_decision"} <= perms("clinic_admin")
+    assert {"patients.view_decision", "reminders.view_reminder"} <= perms("nurse")
+    assert "patients.add_decision" not in perms("nurse")
+    assert "patients.add_decision" in perms("physician")
+    assert {"reminders.change_remindersettings", "patients.view_decision"} <= perms("clinic_admin")

@@ -12,7 +12,8 @@ from unittest import mock
 import pytest
 from django.core.exceptions import ValidationError
 
-from patients import services
+from clinic import actions
+from patients import services as record
 from patients.models import Cause, Injection, LabResult, Medication, Patient, SymptomCheck
 from protocols.models import ProtocolProfile
 
@@ -82,25 +83,25 @@ def test_it_refuses_a_duplicate_mrn(make_patient) -> None:
 
 
 def test_it_updates_and_discharges_a_patient(patient: Patient, nurse, now, today) -> None:
-    services.patient_update(patient=patient, data={"pregnancy": "planning", "phone": "0123"}, by=nurse, today=today)
+    actions.patient_update(patient=patient, data={"pregnancy": "planning", "phone": "0123"}, by=nurse, today=today)
     with refused("birth_date"):
-        services.patient_update(patient=patient, data={"birth_date": D("2027-01-01")}, by=nurse, today=today)
-    services.patient_discharge(patient=patient, by=nurse, now=now)
+        actions.patient_update(patient=patient, data={"birth_date": D("2027-01-01")}, by=nurse, today=today)
+    actions.patient_discharge(patient=patient, by=nurse, now=now)
     patient.refresh_from_db()
     assert (patient.pregnancy, patient.is_active, patient.discharged_at) == ("planning", False, now)
     with refused("patient", "already discharged"):
-        services.patient_discharge(patient=patient, by=nurse, now=now)
+        actions.patient_discharge(patient=patient, by=nurse, now=now)
 
 
 def test_it_records_the_email_opt_out_time(make_patient, nurse, now) -> None:
     patient = make_patient(email="a@example.org", email_reminders_consent=True)
-    services.patient_set_email_consent(patient=patient, consent=False, by=nurse, now=now)
+    actions.patient_set_email_consent(patient=patient, consent=False, by=nurse, now=now)
     assert (patient.email_reminders_consent, patient.email_opt_out_at) == (False, now)
 
 
 def test_it_refuses_fields_a_service_does_not_change(patient: Patient) -> None:
     with pytest.raises(ValueError, match="is_active"):
-        services.patient_update(patient=patient, data={"is_active": False})
+        actions.patient_update(patient=patient, data={"is_active": False})
 
 
 # Causes --------------------------------------------------------------------------------------------
@@ -124,7 +125,7 @@ def test_it_refuses_fields_a_service_does_not_change(patient: Patient) -> None:
 )
 def test_it_refuses_a_cause_missing_its_details(patient: Patient, physician, today, kwargs, field: str) -> None:
     with refused(field):
-        services.cause_add(patient=patient, by=physician, today=today, **kwargs)
+        actions.cause_add(patient=patient, by=physician, today=today, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -141,16 +142,16 @@ def test_it_refuses_a_cause_missing_its_details(patient: Patient, physician, tod
     ],
 )
 def test_it_records_each_kind_of_cause(patient: Patient, physician, today, kwargs) -> None:
-    cause = services.cause_add(patient=patient, by=physician, today=today, **kwargs)
+    cause = actions.cause_add(patient=patient, by=physician, today=today, **kwargs)
     assert cause.history.get().history_user == physician
 
 
 def test_it_updates_and_removes_a_cause(patient: Patient, physician, today) -> None:
-    cause = services.cause_add(patient=patient, kind="ppi", start=D("2025-01-01"), by=physician, today=today)
-    services.cause_update(cause=cause, data={"stop": D("2026-02-01")}, by=physician, today=today)
+    cause = actions.cause_add(patient=patient, kind="ppi", start=D("2025-01-01"), by=physician, today=today)
+    actions.cause_update(cause=cause, data={"stop": D("2026-02-01")}, by=physician, today=today)
     with refused("stop"):
-        services.cause_update(cause=cause, data={"stop": D("2024-12-31")}, by=physician, today=today)
-    services.cause_remove(cause=cause, by=physician, reason="Entered on the wrong patient")
+        actions.cause_update(cause=cause, data={"stop": D("2024-12-31")}, by=physician, today=today)
+    actions.cause_remove(cause=cause, by=physician, reason="Entered on the wrong patient")
     assert not patient.causes.exists()
     deleted = Cause.history.filter(history_type="-").get()
     assert (deleted.history_user, deleted.history_change_reason) == (physician, "Entered on the wrong patient")
@@ -165,13 +166,13 @@ def test_it_updates_and_removes_a_cause(patient: Patient, physician, today) -> N
 )
 def test_it_refuses_an_incomplete_interval_override(patient: Patient, physician, months, reason, field) -> None:
     with refused(field):
-        services.regimen_set_interval_override(regimen=patient.regimen, months=months, reason=reason, by=physician)
+        record.regimen_set_interval_override(regimen=patient.regimen, months=months, reason=reason, by=physician)
     patient.regimen.refresh_from_db()
     assert patient.regimen.maintenance_interval_months is None
 
 
 def test_it_sets_and_clears_an_interval_override(patient: Patient, physician, now) -> None:
-    regimen = services.regimen_set_interval_override(
+    regimen = record.regimen_set_interval_override(
         regimen=patient.regimen, months=2, reason="Stable; travels for work", by=physician, now=now
     )
     regimen.refresh_from_db()
@@ -181,18 +182,18 @@ def test_it_sets_and_clears_an_interval_override(patient: Patient, physician, no
         now,
     )
     assert regimen.history.latest().history_change_reason == "Stable; travels for work"
-    services.regimen_clear_interval_override(regimen=regimen, by=physician)
+    record.regimen_clear_interval_override(regimen=regimen, by=physician)
     regimen.refresh_from_db()
     assert (regimen.maintenance_interval_months, regimen.interval_reason, regimen.interval_set_by) == (None, "", None)
 
 
 def test_it_switches_to_oral_once(patient: Patient, physician, today) -> None:
     with refused("since", "future"):
-        services.regimen_switch_to_oral(regimen=patient.regimen, since=D("2026-03-02"), by=physician, today=today)
-    services.regimen_switch_to_oral(regimen=patient.regimen, since=today, by=physician, today=today)
+        record.regimen_switch_to_oral(regimen=patient.regimen, since=D("2026-03-02"), by=physician, today=today)
+    record.regimen_switch_to_oral(regimen=patient.regimen, since=today, by=physician, today=today)
     with refused("since", "Already"):
-        services.regimen_switch_to_oral(regimen=patient.regimen, since=today, by=physician, today=today)
-    services.regimen_resume_injections(regimen=patient.regimen, by=physician)
+        record.regimen_switch_to_oral(regimen=patient.regimen, since=today, by=physician, today=today)
+    record.regimen_resume_injections(regimen=patient.regimen, by=physician)
     assert patient.regimen.oral_since is None
 
 
@@ -201,7 +202,7 @@ def test_it_refuses_a_profile_no_longer_in_use(patient: Patient, physician) -> N
     profile.is_active = False
     profile.save()
     with pytest.raises(ValidationError, match="not in use"):
-        services.regimen_set_profile(regimen=patient.regimen, profile=profile, by=physician)
+        actions.regimen_set_profile(regimen=patient.regimen, profile=profile, by=physician)
 
 
 # Injections ----------------------------------------------------------------------------------------
@@ -221,24 +222,24 @@ def test_it_refuses_a_profile_no_longer_in_use(patient: Patient, physician) -> N
 )
 def test_it_refuses_a_bad_injection(injection_kwargs, overrides, field: str, message: str) -> None:
     with refused(field, message):
-        services.injection_record(**{**injection_kwargs, **overrides})
+        actions.injection_record(**{**injection_kwargs, **overrides})
 
 
 def test_it_accepts_a_lot_expiring_on_the_day_given(injection_kwargs, today) -> None:
-    services.injection_record(**{**injection_kwargs, "lot_expiry": today})
+    actions.injection_record(**{**injection_kwargs, "lot_expiry": today})
 
 
 def test_it_refuses_an_injection_for_a_discharged_patient(injection_kwargs, nurse, now) -> None:
-    services.patient_discharge(patient=injection_kwargs["patient"], by=nurse, now=now)
+    actions.patient_discharge(patient=injection_kwargs["patient"], by=nurse, now=now)
     with refused("patient", "discharged"):
-        services.injection_record(**injection_kwargs)
+        actions.injection_record(**injection_kwargs)
 
 
 def test_it_corrects_an_injection_with_a_reason(injection_kwargs, physician, now) -> None:
-    injection = services.injection_record(**injection_kwargs)
+    injection = actions.injection_record(**injection_kwargs)
     with refused("reason"):
-        services.injection_correct(injection=injection, data={"site": "right_thigh"}, by=physician, reason=" ", now=now)
-    services.injection_correct(
+        actions.injection_correct(injection=injection, data={"site": "right_thigh"}, by=physician, reason=" ", now=now)
+    actions.injection_correct(
         injection=injection, data={"site": "right_thigh"}, by=physician, reason="Wrong site recorded", now=now
     )
     injection.refresh_from_db()
@@ -266,26 +267,26 @@ def test_it_corrects_an_injection_with_a_reason(injection_kwargs, physician, now
 def test_it_refuses_a_bad_lab_result(patient: Patient, nurse, today, kwargs, field: str, message: str) -> None:
     values = {"analyte": "b12", "value": "453", "unit": "pmol/L", "collected_on": today, **kwargs}
     with refused(field, message):
-        services.lab_result_record(patient=patient, entered_by=nurse, today=today, **values)
+        actions.lab_result_record(patient=patient, entered_by=nurse, today=today, **values)
 
 
 def test_it_names_every_bad_part_of_a_lab_result_at_once(patient: Patient, nurse, today) -> None:
     with pytest.raises(ValidationError) as error:
-        services.lab_result_record(
+        actions.lab_result_record(
             patient=patient, analyte="b12", value="-3", unit="mg", collected_on=today, entered_by=nurse, today=today
         )
     assert set(error.value.message_dict) == {"value", "unit"}
 
 
 def test_it_corrects_a_lab_result_keeping_who_entered_it(patient: Patient, nurse, physician, today) -> None:
-    lab = services.lab_result_record(
+    lab = actions.lab_result_record(
         patient=patient, analyte="b12", value="453", unit="pg/mL", collected_on=today, entered_by=nurse, today=today
     )
     with refused("unit"):
-        services.lab_result_correct(lab=lab, value="453", unit="mg", by=physician, reason="Typo", today=today)
+        actions.lab_result_correct(lab=lab, value="453", unit="mg", by=physician, reason="Typo", today=today)
     lab.refresh_from_db()
     assert (lab.unit_entered, lab.value_canonical) == ("pg/mL", Decimal("453.0000"))
-    services.lab_result_correct(
+    actions.lab_result_correct(
         lab=lab, value="453", unit="pmol/L", by=physician, reason="Lab reports pmol/L", today=today
     )
     lab.refresh_from_db()
@@ -299,7 +300,7 @@ def test_it_corrects_a_lab_result_keeping_who_entered_it(patient: Patient, nurse
 
 def test_it_refuses_a_symptom_check_in_the_future(patient: Patient, nurse, today) -> None:
     with refused("checked_on", "future"):
-        services.symptom_check_record(
+        actions.symptom_check_record(
             patient=patient,
             checked_on=D("2026-03-02"),
             neurological=True,
@@ -319,37 +320,42 @@ def test_it_refuses_a_symptom_check_in_the_future(patient: Patient, nurse, today
 )
 def test_it_refuses_a_bad_medication(patient: Patient, nurse, today, kwargs, field: str) -> None:
     with refused(field):
-        services.medication_start(
-            **{"patient": patient, "start": today, "recorded_by": nurse, "today": today, **kwargs}
-        )
+        actions.medication_start(**{"patient": patient, "start": today, "recorded_by": nurse, "today": today, **kwargs})
 
 
 def test_it_stops_a_medication_once_and_not_before_it_started(patient: Patient, nurse, today) -> None:
-    medication = services.medication_start(
+    medication = actions.medication_start(
         patient=patient, name="folic_acid", start=today, recorded_by=nurse, today=today
     )
     with refused("stop"):
-        services.medication_stop(medication=medication, stop=D("2026-02-28"), by=nurse)
+        actions.medication_stop(medication=medication, stop=D("2026-02-28"), by=nurse)
     medication.refresh_from_db()
     assert medication.stop is None
-    services.medication_stop(medication=medication, stop=D("2026-06-01"), by=nurse)  # a planned stop
+    actions.medication_stop(medication=medication, stop=D("2026-06-01"), by=nurse)  # a planned stop
     with refused("stop", "Already stopped"):
-        services.medication_stop(medication=medication, stop=D("2026-07-01"), by=nurse)
+        actions.medication_stop(medication=medication, stop=D("2026-07-01"), by=nurse)
 
 
-# The care-status hook ------------------------------------------------------------------------------
+# The application layer: record, then care status, then reminders, in one transaction --------------
 
 
-def test_it_calls_the_care_status_hook_inside_the_transaction(injection_kwargs, nurse, physician, today) -> None:
+def test_it_refreshes_the_care_status_then_the_reminders_inside_each_actions_transaction(
+    injection_kwargs, nurse, physician, today
+) -> None:
     from django.db import connection
 
     patient = injection_kwargs["patient"]
-    seen: list[tuple[int, bool]] = []
-    with mock.patch.object(
-        services, "_clinical_facts_changed", side_effect=lambda p: seen.append((p.pk, connection.in_atomic_block))
+    seen: list[tuple[str, int, bool]] = []
+
+    def step(name: str):
+        return lambda *, patient: seen.append((name, patient.pk, connection.in_atomic_block))
+
+    with (
+        mock.patch.object(actions, "care_status_refresh", side_effect=step("care status")),
+        mock.patch.object(actions, "reminders_cancel_obsolete", side_effect=step("reminders")),
     ):
-        services.injection_record(**injection_kwargs)
-        services.lab_result_record(
+        injection = actions.injection_record(**injection_kwargs)
+        actions.lab_result_record(
             patient=patient,
             analyte="folate",
             value="2",
@@ -358,20 +364,33 @@ def test_it_calls_the_care_status_hook_inside_the_transaction(injection_kwargs, 
             entered_by=nurse,
             today=today,
         )
-        services.symptom_check_record(
+        actions.symptom_check_record(
             patient=patient, checked_on=today, neurological=False, depression=True, recorded_by=nurse, today=today
         )
-        services.medication_start(patient=patient, name="folic_acid", start=today, recorded_by=nurse, today=today)
-        services.cause_add(patient=patient, kind="dietary", by=physician, today=today)
-        services.regimen_switch_to_oral(regimen=patient.regimen, since=today, by=physician, today=today)
-    assert seen == [(patient.pk, True)] * 6
+        actions.medication_start(patient=patient, name="folic_acid", start=today, recorded_by=nurse, today=today)
+        cause = actions.cause_add(patient=patient, kind="dietary", by=physician, today=today)
+        actions.cause_remove(cause=cause, by=physician)
+        actions.injection_delete(injection=injection, by=physician, reason="entered on the wrong chart")
+    assert seen == [("care status", patient.pk, True), ("reminders", patient.pk, True)] * 7
 
 
-def test_it_rolls_back_when_the_hook_fails(injection_kwargs) -> None:
+def test_it_leaves_the_care_status_and_reminders_to_the_actions(injection_kwargs) -> None:
+    """The record's services write the record only; the care status is the application layer's."""
     with (
-        mock.patch.object(services, "_clinical_facts_changed", side_effect=RuntimeError("care status")),
+        mock.patch("care.services.care_status_refresh") as refresh,
+        mock.patch("reminders.outbox.reminders_cancel_obsolete") as cancel,
+    ):
+        record.injection_record(**injection_kwargs)
+    assert Injection.objects.count() == 1
+    refresh.assert_not_called()
+    cancel.assert_not_called()
+
+
+def test_it_rolls_back_the_record_when_the_care_status_fails(injection_kwargs) -> None:
+    with (
+        mock.patch.object(actions, "care_status_refresh", side_effect=RuntimeError("care status")),
         pytest.raises(RuntimeError),
     ):
-        services.injection_record(**injection_kwargs)
+        actions.injection_record(**injection_kwargs)
     assert not Injection.objects.exists()
     assert not Injection.history.exists()

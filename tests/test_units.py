@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from patients import services
+from clinic import actions
 from protocols.engine import units
 
 # (analyte, value entered, unit entered, canonical value, canonical unit)
@@ -61,7 +61,7 @@ def test_it_converts_exactly(analyte: str, value: str, unit: str, canonical: str
 def test_it_stores_the_entered_and_canonical_value(
     patient, nurse, today, analyte: str, value: str, unit: str, canonical: str, canonical_unit: str
 ) -> None:
-    lab = services.lab_result_record(
+    lab = actions.lab_result_record(
         patient=patient, analyte=analyte, value=value, unit=unit, collected_on=today, entered_by=nurse, today=today
     )
     lab.refresh_from_db()

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from patients import services
+from clinic import actions
 from patients.models import Injection, Patient
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +52,7 @@ MODELS = ["patient", "cause", "regimen", "injection", "labresult", "symptomcheck
 
 @pytest.mark.parametrize("model", MODELS)
 def test_it_has_admin_pages_for_every_clinical_model(client: Client, superuser, injection_kwargs, model: str) -> None:
-    injection = services.injection_record(**injection_kwargs)
+    injection = actions.injection_record(**injection_kwargs)
     client.force_login(superuser)
     assert client.get(reverse(f"admin:patients_{model}_changelist")).status_code == 200
     assert client.get(reverse(f"admin:patients_{model}_add")).status_code == 200
@@ -63,7 +63,7 @@ def test_it_has_admin_pages_for_every_clinical_model(client: Client, superuser, 
 
 
 def test_it_shows_saved_injections_read_only_in_admin(client: Client, superuser, injection_kwargs) -> None:
-    injection = services.injection_record(**injection_kwargs)
+    injection = actions.injection_record(**injection_kwargs)
     client.force_login(superuser)
     url = reverse("admin:patients_injection_change", args=[injection.pk])
     page = client.get(url)

@@ -1,26 +1,23 @@
-"""Small display helpers shared by the clinic's templates."""
+"""Small display helpers shared by the clinic's templates; the labels are the choices' own (care.models)."""
 
 from __future__ import annotations
 
 from django import template
 
+from care.models import Phase, RecheckLab, Verdict
+
 register = template.Library()
 
 _SEVERITY_CLASS = {"high": "text-bg-danger", "medium": "text-bg-warning", "info": "text-bg-info"}
-_VERDICT = {
-    "lifelong": ("Lifelong injections", "text-bg-dark"),
-    "continue": ("Continue injections", "text-bg-secondary"),
-    "oral_switch_candidate": ("Oral-switch candidate", "text-bg-success"),
+_VERDICT_CLASS = {
+    Verdict.LIFELONG: "text-bg-dark",
+    Verdict.CONTINUE: "text-bg-secondary",
+    Verdict.ORAL_SWITCH_CANDIDATE: "text-bg-success",
 }
-_PHASE = {"not_started": "Not started", "loading": "Loading", "maintenance": "Maintenance", "oral": "Oral therapy"}
-_LABS = {
-    "b12": "B12",
-    "cbc": "Full blood count",
-    "iron": "Iron studies",
-    "mma": "MMA",
-    "homocysteine": "Homocysteine",
-    "bariatric_panel": "Post-bariatric panel",
-}
+
+
+def _label(choices: type[Phase | Verdict | RecheckLab], value: str) -> str:
+    return str(choices(value).label) if value in choices.values else value
 
 
 @register.filter
@@ -30,19 +27,19 @@ def severity_class(severity: str) -> str:
 
 @register.filter
 def verdict_label(verdict: str) -> str:
-    return _VERDICT.get(verdict, (verdict, ""))[0]
+    return _label(Verdict, verdict)
 
 
 @register.filter
 def verdict_class(verdict: str) -> str:
-    return _VERDICT.get(verdict, ("", "text-bg-secondary"))[1]
+    return _VERDICT_CLASS.get(verdict, "text-bg-secondary")
 
 
 @register.filter
 def phase_label(phase: str) -> str:
-    return _PHASE.get(phase, phase)
+    return _label(Phase, phase)
 
 
 @register.filter
 def lab_labels(codes: list[str]) -> str:
-    return ", ".join(_LABS.get(code, code) for code in codes or [])
+    return ", ".join(_label(RecheckLab, code) for code in codes or [])

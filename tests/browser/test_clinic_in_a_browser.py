@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from clinic.models import Decision
+from patients.models import Decision
 from tests.browser.conftest import BrowserErrors, browser_db
 from tests.ui.builders import Clinic
 

@@ -11,17 +11,17 @@ import pytest
 import time_machine
 from django.db import transaction
 
-from patients import services
-from patients.models import Patient
-from protocols.models import CareStatus, ProtocolProfile, Severity
-from protocols.services import (
-    care_status_explanation,
+from care.explanation import care_status_explanation
+from care.models import CareAlert, CareStatus, Severity
+from care.services import (
     care_status_refresh_all,
     care_status_refresh_deferred,
     care_status_refresh_stale,
-    protocol_profile_save,
 )
-from protocols.tasks import refresh_stale_care_statuses
+from care.tasks import refresh_stale_care_statuses
+from clinic import actions
+from patients.models import Patient
+from protocols.models import ProtocolProfile
 from tests.conftest import NOW, TODAY
 
 pytestmark = pytest.mark.django_db
@@ -38,8 +38,16 @@ def status(patient: Patient) -> CareStatus:
     return CareStatus.objects.get(patient=patient)
 
 
+def alert_rules(patient: Patient) -> set[str]:
+    return set(CareAlert.objects.filter(patient=patient).values_list("rule", flat=True))
+
+
+def highest(patient: Patient) -> Severity:
+    return Severity(max(CareAlert.objects.filter(patient=patient).values_list("severity", flat=True), default=0))
+
+
 def give(patient: Patient, nurse, when: datetime.datetime, now: datetime.datetime = NOW) -> None:
-    services.injection_record(
+    actions.injection_record(
         patient=patient,
         given_at=when,
         drug="cyanocobalamin",
@@ -83,40 +91,40 @@ def test_it_rolls_the_status_back_with_a_failed_write(patient: Patient, nurse) -
 
 
 def test_it_follows_a_lab_result_and_its_correction(patient: Patient, nurse) -> None:
-    lab = services.lab_result_record(
+    lab = actions.lab_result_record(
         patient=patient, analyte="b12", value="250", unit="pg/mL", collected_on=TODAY, entered_by=nurse, today=TODAY
     )
     s = status(patient)
-    assert "ALERT-B12-BORDERLINE" in s.alert_rules and s.latest_b12 == Decimal("250")
-    assert s.highest_severity == Severity.MEDIUM
-    services.lab_result_correct(
+    assert "ALERT-B12-BORDERLINE" in alert_rules(patient) and s.latest_b12 == Decimal("250")
+    assert highest(patient) == Severity.MEDIUM
+    actions.lab_result_correct(
         lab=lab, value="453", unit="pmol/L", by=nurse, reason="typed in the wrong unit", today=TODAY
     )
     s = status(patient)
-    assert "ALERT-B12-BORDERLINE" not in s.alert_rules
+    assert "ALERT-B12-BORDERLINE" not in alert_rules(patient)
     assert s.latest_b12 == Decimal("613.9875") and s.latest_b12_category == "normal"
 
 
 def test_it_follows_symptom_checks_medications_causes_and_flags(patient: Patient, nurse, physician) -> None:
-    services.medication_start(patient=patient, name="folic_acid", start=TODAY, recorded_by=nurse, today=TODAY)
-    assert {"ALERT-FOLIC-BEFORE-B12", "ALERT-FOLIC-NO-DEFICIENCY"} <= set(status(patient).alert_rule_ids())
-    assert status(patient).highest_severity == Severity.HIGH
+    actions.medication_start(patient=patient, name="folic_acid", start=TODAY, recorded_by=nurse, today=TODAY)
+    assert {"ALERT-FOLIC-BEFORE-B12", "ALERT-FOLIC-NO-DEFICIENCY"} <= alert_rules(patient)
+    assert highest(patient) == Severity.HIGH
 
-    services.cause_add(patient=patient, kind="pernicious_anemia", by=physician, today=TODAY)
+    actions.cause_add(patient=patient, kind="pernicious_anemia", by=physician, today=TODAY)
     assert status(patient).verdict == "lifelong"
 
-    services.patient_update(patient=patient, data={"neurological_involvement": True}, by=physician, today=TODAY)
-    services.regimen_set_profile(
+    actions.patient_update(patient=patient, data={"neurological_involvement": True}, by=physician, today=TODAY)
+    actions.regimen_set_profile(
         regimen=patient.regimen, profile=ProtocolProfile.objects.get(slug="hydroxocobalamin-3-monthly"), by=physician
     )
     assert status(patient).maintenance_interval_months == 2  # SCHED-NEURO-INTERVAL
     assert status(patient).because["maintenance_interval_months"] == ["SCHED-NEURO-INTERVAL"]
 
-    services.regimen_set_interval_override(regimen=patient.regimen, months=1, reason="numbness returns", by=physician)
+    actions.decision_set_interval(patient=patient, months=1, reason="numbness returns", by=physician)
     s = status(patient)
     assert (s.maintenance_interval_months, s.suggested_interval_months) == (1, 2)
 
-    services.symptom_check_record(
+    actions.symptom_check_record(
         patient=patient, checked_on=TODAY, neurological=True, depression=False, recorded_by=nurse, today=TODAY
     )
     assert status(patient).rules  # evaluated again without error
@@ -124,7 +132,7 @@ def test_it_follows_symptom_checks_medications_causes_and_flags(patient: Patient
 
 def test_it_uses_the_clinics_calendar_day_for_an_injection(patient: Patient, nurse) -> None:
     with time_machine.travel(at("2026-07-01", 12), tick=False):
-        services.injection_record(
+        actions.injection_record(
             patient=patient,
             given_at=datetime.datetime(2026, 6, 30, 23, 30, tzinfo=datetime.UTC),
             drug="cyanocobalamin",
@@ -143,30 +151,28 @@ def test_the_daily_refresh_raises_overdue_alerts_without_anyone_touching_the_rec
     patient: Patient, nurse, clock
 ) -> None:
     give(patient, nurse, at("2026-03-01", 9))
-    assert "ALERT-INJECTION-OVERDUE" not in status(patient).alert_rules
+    assert "ALERT-INJECTION-OVERDUE" not in alert_rules(patient)
     clock.move_to(at("2026-03-10", 1))
     assert refresh_stale_care_statuses() == 1
     s = status(patient)
     assert s.as_of == datetime.date(2026, 3, 10)
-    assert "ALERT-INJECTION-OVERDUE" in s.alert_rules and s.highest_severity == Severity.HIGH
+    assert "ALERT-INJECTION-OVERDUE" in alert_rules(patient) and highest(patient) == Severity.HIGH
     assert refresh_stale_care_statuses() == 0  # the day's work is done; a second run changes nothing
 
 
 def test_the_daily_refresh_skips_discharged_patients(make_patient, nurse) -> None:
     kept, gone = make_patient(), make_patient()
     for patient in (kept, gone):  # alerts to show, or not
-        services.medication_start(patient=patient, name="folic_acid", start=TODAY, recorded_by=nurse, today=TODAY)
-    services.patient_discharge(patient=gone, by=nurse)
+        actions.medication_start(patient=patient, name="folic_acid", start=TODAY, recorded_by=nurse, today=TODAY)
+    actions.patient_discharge(patient=gone, by=nurse)
     with time_machine.travel(at("2026-03-05"), tick=False):
         summary = care_status_refresh_stale()
     assert summary.patients == 1
     assert status(kept).as_of == datetime.date(2026, 3, 5)
     assert status(gone).as_of == TODAY
     # Discharged: the status says so, and none of its alerts waits on a dashboard.
-    from protocols.models import CareAlert
-
     assert (status(kept).patient_active, status(gone).patient_active) == (True, False)
-    assert status(gone).alerts and not CareAlert.objects.filter(patient=gone).exists()
+    assert not CareAlert.objects.filter(patient=gone).exists()
     assert CareAlert.objects.filter(patient=kept).exists()
 
 
@@ -174,7 +180,7 @@ def test_the_refresh_runs_in_a_constant_number_of_queries(make_patient, nurse, d
     for _ in range(3):
         patient = make_patient()
         give(patient, nurse, at("2026-03-01", 9))
-        services.lab_result_record(
+        actions.lab_result_record(
             patient=patient, analyte="b12", value=400, unit="pg/mL", collected_on=TODAY, entered_by=nurse, today=TODAY
         )
     with django_assert_max_num_queries(14):
@@ -192,7 +198,7 @@ def test_a_profile_change_is_a_new_version_and_re_evaluates_its_patients(patient
     assert status(patient).next_injection_due == datetime.date(2026, 4, 1)
     profile = ProtocolProfile.objects.get(slug="monthly-cyanocobalamin")
     profile.maintenance_interval_months = 2
-    protocol_profile_save(profile=profile)
+    actions.protocol_profile_publish(profile=profile)
     profile.refresh_from_db()
     assert profile.version == 2
     s = status(patient)
@@ -200,17 +206,36 @@ def test_a_profile_change_is_a_new_version_and_re_evaluates_its_patients(patient
     assert profile.history.filter(version=1).exists()
 
 
-def test_it_explains_each_result_with_its_rules_text_and_source(make_patient, physician, nurse) -> None:
+def _explained(patient: Patient) -> dict[str, object]:
+    return {rule.id: rule for rule in care_status_explanation(status(patient), alerts=patient.care_alerts.all())}
+
+
+def test_it_explains_each_rule_once_with_the_results_it_shaped(make_patient, physician, nurse) -> None:
     patient = make_patient()
-    services.cause_add(patient=patient, kind="ileal_resection", length_cm=40, by=physician, today=TODAY)
+    actions.cause_add(patient=patient, kind="ileal_resection", length_cm=40, by=physician, today=TODAY)
     give(patient, nurse, at("2026-02-01"))
-    explained = {item.name: item for item in care_status_explanation(status(patient))}
-    assert [r.id for r in explained["discontinuation"].rules] == ["STOP-ILEAL"]
-    assert "20 cm" in explained["discontinuation"].rules[0].text
-    assert explained["discontinuation"].rules[0].source == "recheck-and-discontinuation.txt"
-    assert [r.id for r in explained["maintenance_interval_months"].rules] == ["SCHED-ILEAL"]
-    assert explained["alert:ALERT-INJECTION-OVERDUE"].rules[0].id == "ALERT-INJECTION-OVERDUE"
-    assert "overdue" in str(explained["alert:ALERT-INJECTION-OVERDUE"].value)
+    explained = _explained(patient)
+    assert list(explained) == list(dict.fromkeys(explained))  # each rule once
+    ileal = explained["STOP-ILEAL"]
+    assert "20 cm" in ileal.text
+    assert ileal.sources and not any(source.endswith(".txt") for source in ileal.sources)  # titles, not files
+    assert [f.label for f in explained["SCHED-ILEAL"].findings] == ["Maintenance interval"]
+    overdue = explained["ALERT-INJECTION-OVERDUE"]
+    assert overdue.findings[0].label == "Alert (high)" and "overdue" in overdue.findings[0].value
+
+
+def test_the_explanation_states_the_numbers_of_the_profile_version_in_force(make_patient, physician, nurse) -> None:
+    patient = make_patient()
+    actions.cause_add(patient=patient, kind="ileal_resection", length_cm=40, by=physician, today=TODAY)
+    assert "20 cm" in _explained(patient)["STOP-ILEAL"].text
+    profile = ProtocolProfile.objects.get(slug="monthly-cyanocobalamin")
+    profile.ileal_over_cm = 30
+    actions.protocol_profile_publish(profile=profile)
+    text = _explained(patient)["STOP-ILEAL"].text
+    assert "30 cm" in text and "20 cm" not in text
+    # An evaluation made with an older version states that version's numbers.
+    CareStatus.objects.filter(patient=patient).update(profile_version=1)
+    assert "20 cm" in _explained(patient)["STOP-ILEAL"].text
 
 
 def test_a_deferred_block_refreshes_each_patient_once_at_its_end(patient: Patient, nurse) -> None:
@@ -225,30 +250,24 @@ def test_an_alert_keeps_the_date_it_has_been_active_since(patient: Patient, nurs
     give(patient, nurse, at("2026-03-01", 9))
     clock.move_to(at("2026-03-10", 1))
     care_status_refresh_stale()
-    overdue = next(a for a in status(patient).alerts if a["rule"] == "ALERT-INJECTION-OVERDUE")
-    assert overdue["since"] == "2026-03-10"
+    overdue = CareAlert.objects.get(patient=patient, rule="ALERT-INJECTION-OVERDUE")
+    assert overdue.since == datetime.date(2026, 3, 10)
     clock.move_to(at("2026-03-12", 1))
     care_status_refresh_stale()
-    overdue = next(a for a in status(patient).alerts if a["rule"] == "ALERT-INJECTION-OVERDUE")
-    assert overdue["since"] == "2026-03-10" and "overdue by 4 days" in overdue["message"]
+    overdue = CareAlert.objects.get(patient=patient, rule="ALERT-INJECTION-OVERDUE")
+    assert overdue.since == datetime.date(2026, 3, 10) and "overdue by 4 days" in overdue.message
     give(patient, nurse, at("2026-03-12", 0), now=at("2026-03-12", 1))
-    assert "ALERT-INJECTION-OVERDUE" not in status(patient).alert_rules
+    assert "ALERT-INJECTION-OVERDUE" not in alert_rules(patient)
 
 
-def test_the_alert_table_mirrors_the_stored_alerts(patient: Patient, nurse, clock) -> None:
-    from protocols.models import CareAlert
-
-    services.medication_start(patient=patient, name="folic_acid", start=TODAY, recorded_by=nurse, today=TODAY)
-    rows = {(a.rule, a.severity, a.since.isoformat(), a.message) for a in CareAlert.objects.filter(patient=patient)}
-    stored = {
-        (a["rule"], {"high": 3, "medium": 2, "info": 1}[a["severity"]], a["since"], a["message"])
-        for a in status(patient).alerts
-    }
-    assert rows == stored and len(rows) == 2
-    services.lab_result_record(
+def test_the_alert_table_holds_one_row_per_active_alert(patient: Patient, nurse, clock) -> None:
+    actions.medication_start(patient=patient, name="folic_acid", start=TODAY, recorded_by=nurse, today=TODAY)
+    rows = {(a.rule, a.severity_name, a.since) for a in CareAlert.objects.filter(patient=patient)}
+    assert rows == {("ALERT-FOLIC-BEFORE-B12", "high", TODAY), ("ALERT-FOLIC-NO-DEFICIENCY", "medium", TODAY)}
+    actions.lab_result_record(
         patient=patient, analyte="folate", value="2", unit="ng/mL", collected_on=TODAY, entered_by=nurse, today=TODAY
     )
-    assert set(CareAlert.objects.filter(patient=patient).values_list("rule", flat=True)) == {"ALERT-FOLIC-BEFORE-B12"}
+    assert alert_rules(patient) == {"ALERT-FOLIC-BEFORE-B12"}
 
 
 def test_an_unchanged_status_is_not_rewritten(patient: Patient, nurse, clock) -> None:
@@ -267,4 +286,4 @@ def test_an_unchanged_status_is_not_rewritten(patient: Patient, nurse, clock) ->
     clock.move_to(at("2026-03-09", 1))  # now overdue: the status changes and is rewritten
     care_status_refresh_stale()
     assert status(patient).fingerprint != before.fingerprint
-    assert "ALERT-INJECTION-OVERDUE" in status(patient).alert_rules
+    assert "ALERT-INJECTION-OVERDUE" in alert_rules(patient)

@@ -32,8 +32,8 @@ from aiosmtpd.controller import Controller
 from django.db import connection
 
 from b12clinic.celery import app as celery_app
+from care.models import CareStatus
 from patients.models import Patient
-from protocols.models import CareStatus
 from reminders.models import ReminderSettings
 from tests.conftest import _require_server, reachable_redis_url
 

@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from patients.models import Patient
-from reminders import services
+from reminders import outbox
 from reminders.models import Reminder, Status
 from tests.reminders.conftest import PrivateRedis, SmtpSink, Worker, purge, start_workers, use_broker, wait_for
 
@@ -50,7 +50,7 @@ def test_it_loses_nothing_while_redis_is_down_and_sends_each_reminder_once_after
     redis.stop()
 
     with caplog.at_level(logging.ERROR, logger="reminders.services"):
-        result = services.reminders_scan(now=timezone.now())
+        result = outbox.reminders_scan(now=timezone.now())
 
     # The rows committed although the broker refused the tasks; the failure is logged, not raised.
     assert result.created == 3
@@ -58,9 +58,9 @@ def test_it_loses_nothing_while_redis_is_down_and_sends_each_reminder_once_after
     assert "Could not queue" in caplog.text
 
     redis.start()
-    services.reminders_scan(now=timezone.now())
+    outbox.reminders_scan(now=timezone.now())
     wait_for(lambda: len(smtp.received()) >= 3, timeout=30)
-    services.reminders_scan(now=timezone.now())
+    outbox.reminders_scan(now=timezone.now())
     time.sleep(1)  # time for a (wrong) second send
     received = smtp.received()
     assert sorted(str(m["To"]) for m in received) == sorted(p.email for p in patients), worker.output()

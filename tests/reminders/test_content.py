@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 
 from patients.models import Patient
-from reminders import services
-from reminders.models import Reminder, Status
+from reminders import beat, optout, outbox
+from reminders.models import Reminder, ReminderSettings, Status
 from tests.reminders.conftest import SmtpSink
 
 pytestmark = pytest.mark.django_db
@@ -52,13 +52,13 @@ def unsubscribe_link(message) -> str:
 def test_it_says_which_visit_when_and_how_to_reach_the_clinic(
     clinic, smtp: SmtpSink, due_patient: Callable[..., Patient], settings, offset: int, recheck: bool, subject: str
 ) -> None:
-    config = services.ReminderSettings.load()
+    config = ReminderSettings.load()
     config.days_before = 4
     config.save()
     due = NOW.date() + datetime.timedelta(days=offset)
     due_patient(None if recheck else due, recheck=due if recheck else None, given_name="Ada")
 
-    services.reminders_send_now(now=NOW)
+    beat.reminders_send_now(now=NOW)
 
     (message,) = smtp.received()
     text, html = _parts(message)
@@ -80,11 +80,11 @@ def test_its_opt_out_link_asks_then_opts_the_patient_out_with_an_audit_trail(
     smtp: SmtpSink, due_patient: Callable[..., Patient], client: Client
 ) -> None:
     patient = due_patient(NOW.date() + datetime.timedelta(days=1), recheck=NOW.date() + datetime.timedelta(days=2))
-    services.ReminderSettings.load()
+    ReminderSettings.load()
     Reminder.objects.all().delete()
-    services.reminders_scan(now=NOW, enqueue=False)
+    outbox.reminders_scan(now=NOW, enqueue=False)
     first = Reminder.objects.get(kind="injection_due_soon")
-    services.reminder_send(reminder_id=first.pk, now=NOW)
+    outbox.reminder_send(reminder_id=first.pk, now=NOW)
     path = unsubscribe_link(smtp.received()[0]).split("127.0.0.1:8000", 1)[1]
 
     page = client.get(path)  # a link scanner's GET changes nothing
@@ -97,16 +97,16 @@ def test_its_opt_out_link_asks_then_opts_the_patient_out_with_an_audit_trail(
     patient.refresh_from_db()
     assert patient.email_opt_out_at is not None and not patient.email_reminders_consent
     latest = patient.history.latest()
-    assert latest.history_change_reason == services.OPT_OUT_REASON
+    assert latest.history_change_reason == outbox.OPT_OUT_REASON
     # The recheck reminder still waiting is skipped, not sent.
     assert Reminder.objects.get(kind="recheck_due_soon").status == Status.SKIPPED
-    services.reminders_send_now(now=NOW)
+    beat.reminders_send_now(now=NOW)
     assert len(smtp.received()) == 1
 
 
 def test_it_accepts_the_one_click_post_of_rfc_8058(due_patient: Callable[..., Patient], client: Client) -> None:
     patient = due_patient(NOW.date())
-    path = services.unsubscribe_url(patient).split("127.0.0.1:8000", 1)[1]
+    path = optout.unsubscribe_url(patient).split("127.0.0.1:8000", 1)[1]
     client_with_csrf = Client(enforce_csrf_checks=True)
     response = client_with_csrf.post(
         path, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
@@ -119,7 +119,7 @@ def test_it_accepts_the_one_click_post_of_rfc_8058(due_patient: Callable[..., Pa
 
 def test_it_refuses_a_forged_opt_out_link(due_patient: Callable[..., Patient], client: Client) -> None:
     patient = due_patient(NOW.date())
-    path = services.unsubscribe_url(patient).split("127.0.0.1:8000", 1)[1]
+    path = optout.unsubscribe_url(patient).split("127.0.0.1:8000", 1)[1]
     forged = path.replace(path.rstrip("/").rsplit(":", 1)[1], "AAAAAAAAAAAAAAAAAAAAAAAAAAA")
     assert client.post(forged).status_code == 404
     assert client.get("/reminders/unsubscribe/123/").status_code == 404

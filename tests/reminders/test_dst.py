@@ -12,7 +12,7 @@ import pytest
 import time_machine
 
 from patients.models import Patient
-from reminders import services
+from reminders import beat
 from reminders.models import Reminder, Status
 from tests.reminders.conftest import SmtpSink
 
@@ -43,7 +43,7 @@ def test_it_neither_skips_nor_doubles_a_day_across_a_clock_change(
         instant = start
         while instant < end:
             traveller.move_to(instant)
-            services.reminders_send_now(now=instant)
+            beat.reminders_send_now(now=instant)
             instant += STEP
 
     # Due soon: N = 3 days ahead; overdue: M = 3 days late, within the days scanned.

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.test import Client
 
 from patients.models import Patient
-from reminders import selectors, services
+from reminders import beat, selectors
 from reminders.models import Reminder, ReminderSettings, Status
 from tests.reminders.conftest import SmtpSink
 
@@ -29,7 +29,7 @@ def some_reminders(smtp: SmtpSink, due_patient: Callable[..., Patient]) -> dict[
     failed = due_patient(NOW.date(), family_name="Failmore")
     skipped = due_patient(NOW.date(), family_name="Skipton", email_reminders_consent=False)
     smtp.refuse[failed.email] = "550 no such user"
-    services.reminders_send_now(now=NOW)
+    beat.reminders_send_now(now=NOW)
     return {"sent": sent, "failed": failed, "skipped": skipped}
 
 
@@ -89,12 +89,20 @@ def test_it_lets_a_clinic_admin_edit_the_reminder_settings(clinic_admin: User) -
     client = _login(clinic_admin)
     url = "/admin/reminders/remindersettings/1/change/"
     assert client.get(url).status_code == 200
-    data = {"enabled": "on", "days_before": 5, "days_after": 2, "window_start_hour": 9, "window_end_hour": 8}
+    data = {
+        "enabled": "on",
+        "days_before": 5,
+        "days_after": 2,
+        "window_start_hour": 9,
+        "window_end_hour": 8,
+        "digest_hour": 6,
+    }
     assert b"must end after it starts" in client.post(url, data).content
     data["window_end_hour"] = 18
     assert client.post(url, data).status_code == 302
     config = ReminderSettings.load()
     assert (config.days_before, config.days_after, config.window_start_hour, config.window_end_hour) == (5, 2, 9, 18)
+    assert config.digest_hour == 6
 
 
 def test_the_command_runs_one_scan_and_sends_without_a_broker(

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import transaction
 
-from patients import services as patient_services
+from care.models import CareStatus
+from clinic import actions as patient_actions
 from patients.models import Patient
-from protocols.models import CareStatus
-from reminders import selectors, services
+from reminders import beat, outbox, rules, selectors
 from reminders.models import Reminder, ReminderEvent, ReminderSettings, Status
 from tests.reminders.conftest import SmtpSink, set_due
 
@@ -55,7 +55,7 @@ def kinds(patient: Patient) -> list[tuple[str, str]]:
 def test_it_applies_the_rules_at_their_boundaries(
     injection_offset: int | None, recheck_offset: int | None, expected: list[tuple[str, int]]
 ) -> None:
-    found = services.obligations(
+    found = rules.obligations(
         next_injection_due=None if injection_offset is None else day(injection_offset),
         next_recheck_due=None if recheck_offset is None else day(recheck_offset),
         today=TODAY,
@@ -81,12 +81,12 @@ def test_it_applies_the_rules_at_their_boundaries(
     ],
 )
 def test_it_tells_temporary_errors_from_permanent_ones(error: Exception, temporary: bool) -> None:
-    assert services.is_temporary(error) is temporary
+    assert rules.is_temporary(error) is temporary
 
 
 @pytest.mark.parametrize(("attempts", "minutes"), [(1, 1), (2, 2), (3, 4), (6, 32), (7, 60), (12, 60)])
 def test_it_backs_off_exponentially_up_to_an_hour(attempts: int, minutes: int) -> None:
-    assert services.backoff(attempts) == datetime.timedelta(minutes=minutes)
+    assert rules.backoff(attempts) == datetime.timedelta(minutes=minutes)
 
 
 # The scan --------------------------------------------------------------------------------------------
@@ -94,8 +94,8 @@ def test_it_backs_off_exponentially_up_to_an_hour(attempts: int, minutes: int) -
 
 def test_it_creates_each_reminder_once_however_often_it_scans(due_patient: Callable[..., Patient]) -> None:
     patient = due_patient(day(2), recheck=day(-4))
-    first = services.reminders_scan(now=NOW, enqueue=False)
-    second = services.reminders_scan(now=NOW + datetime.timedelta(minutes=5), enqueue=False)
+    first = outbox.reminders_scan(now=NOW, enqueue=False)
+    second = outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=5), enqueue=False)
     assert kinds(patient) == [("injection_due_soon", Status.PENDING), ("recheck_overdue", Status.PENDING)]
     assert (first.created, second.created) == (2, 0)
     assert sorted(first.due_ids) == sorted(Reminder.objects.values_list("pk", flat=True))
@@ -105,10 +105,10 @@ def test_it_creates_each_reminder_once_however_often_it_scans(due_patient: Calla
 
 def test_it_creates_and_queues_nothing_outside_the_send_window(due_patient: Callable[..., Patient]) -> None:
     due_patient(day(1))
-    early = services.reminders_scan(now=NOW.replace(hour=7, minute=55), enqueue=False)
-    late = services.reminders_scan(now=NOW.replace(hour=20, minute=0), enqueue=False)
+    early = outbox.reminders_scan(now=NOW.replace(hour=7, minute=55), enqueue=False)
+    late = outbox.reminders_scan(now=NOW.replace(hour=20, minute=0), enqueue=False)
     assert (early.in_window, late.in_window, Reminder.objects.count()) == (False, False, 0)
-    assert services.reminders_scan(now=NOW.replace(hour=8, minute=0), enqueue=False).created == 1
+    assert outbox.reminders_scan(now=NOW.replace(hour=8, minute=0), enqueue=False).created == 1
 
 
 def test_it_follows_the_clinic_settings(due_patient: Callable[..., Patient]) -> None:
@@ -116,17 +116,17 @@ def test_it_follows_the_clinic_settings(due_patient: Callable[..., Patient]) -> 
     config = ReminderSettings.load()
     config.days_before = 5
     config.save()
-    assert services.reminders_scan(now=NOW, enqueue=False).created == 1
+    assert outbox.reminders_scan(now=NOW, enqueue=False).created == 1
     config.enabled = False
     config.save()
     due_patient(day(4))
-    assert services.reminders_scan(now=NOW, enqueue=False).created == 0
+    assert outbox.reminders_scan(now=NOW, enqueue=False).created == 0
 
 
 def test_it_does_not_remind_a_patient_who_has_not_started(make_patient: Callable[..., Patient]) -> None:
     patient = make_patient(email="new@example.org", email_reminders_consent=True, today=TODAY)
     CareStatus.objects.filter(patient=patient).update(phase="not_started", next_injection_due=TODAY)
-    services.reminders_scan(now=NOW, enqueue=False)
+    outbox.reminders_scan(now=NOW, enqueue=False)
     assert kinds(patient) == []
 
 
@@ -136,15 +136,15 @@ def test_it_skips_and_counts_patients_who_may_not_be_emailed(
     welcome = due_patient(day(1))
     no_consent = due_patient(day(1), email_reminders_consent=False)
     opted_out = due_patient(day(1))
-    patient_services.patient_set_email_consent(patient=opted_out, consent=False, by=nurse)
+    patient_actions.patient_set_email_consent(patient=opted_out, consent=False, by=nurse)
     discharged = due_patient(day(1))
-    patient_services.patient_discharge(patient=discharged, by=nurse)
+    patient_actions.patient_discharge(patient=discharged, by=nurse)
     set_due(discharged, injection=day(1))
     no_email = due_patient(day(1))
     no_email.email = ""
     no_email.save()
 
-    run = services.reminders_send_now(now=NOW)
+    run = beat.reminders_send_now(now=NOW)
 
     assert [str(m["To"]) for m in smtp.received()] == [welcome.email]
     assert (run.scan.created, run.scan.skipped) == (1, 4)
@@ -162,9 +162,9 @@ def test_it_sends_a_skipped_reminder_once_consent_is_given_in_time(
     smtp: SmtpSink, due_patient: Callable[..., Patient], nurse
 ) -> None:
     patient = due_patient(day(2), email_reminders_consent=False)
-    services.reminders_send_now(now=NOW)
-    patient_services.patient_set_email_consent(patient=patient, consent=True, by=nurse)
-    run = services.reminders_send_now(now=NOW + datetime.timedelta(minutes=5))
+    beat.reminders_send_now(now=NOW)
+    patient_actions.patient_set_email_consent(patient=patient, consent=True, by=nurse)
+    run = beat.reminders_send_now(now=NOW + datetime.timedelta(minutes=5))
     assert run.scan.unskipped == 1
     assert [str(m["To"]) for m in smtp.received()] == [patient.email]
 
@@ -176,8 +176,8 @@ def test_it_sends_once_when_the_send_service_is_called_twice(
     smtp: SmtpSink, due_patient: Callable[..., Patient]
 ) -> None:
     due_patient(day(1))
-    (pk,) = services.reminders_scan(now=NOW, enqueue=False).due_ids
-    outcomes = [services.reminder_send(reminder_id=pk, now=NOW).status for _ in range(2)]
+    (pk,) = outbox.reminders_scan(now=NOW, enqueue=False).due_ids
+    outcomes = [outbox.reminder_send(reminder_id=pk, now=NOW).status for _ in range(2)]
     assert outcomes == ["sent", "not_claimed"]
     assert len(smtp.received()) == 1
     assert Reminder.objects.get(pk=pk).attempts == 1
@@ -187,10 +187,10 @@ def test_it_does_not_send_before_the_next_attempt_time_or_outside_the_window(
     smtp: SmtpSink, due_patient: Callable[..., Patient]
 ) -> None:
     due_patient(day(1))
-    (pk,) = services.reminders_scan(now=NOW, enqueue=False).due_ids
+    (pk,) = outbox.reminders_scan(now=NOW, enqueue=False).due_ids
     Reminder.objects.filter(pk=pk).update(next_attempt_at=NOW + datetime.timedelta(minutes=1))
-    assert services.reminder_send(reminder_id=pk, now=NOW).status == "not_claimed"
-    assert services.reminder_send(reminder_id=pk, now=NOW.replace(hour=21)).status == "outside_window"
+    assert outbox.reminder_send(reminder_id=pk, now=NOW).status == "not_claimed"
+    assert outbox.reminder_send(reminder_id=pk, now=NOW.replace(hour=21)).status == "outside_window"
     assert smtp.received() == []
 
 
@@ -198,10 +198,10 @@ def test_it_cancels_pending_reminders_in_the_transaction_that_records_the_inject
     smtp: SmtpSink, due_patient: Callable[..., Patient], nurse
 ) -> None:
     patient = due_patient(day(0))
-    services.reminders_scan(now=NOW, enqueue=False)
+    outbox.reminders_scan(now=NOW, enqueue=False)
 
     def record() -> None:
-        patient_services.injection_record(
+        patient_actions.injection_record(
             patient=patient,
             given_at=NOW - datetime.timedelta(hours=1),
             drug="cyanocobalamin",
@@ -222,15 +222,15 @@ def test_it_cancels_pending_reminders_in_the_transaction_that_records_the_inject
     record()
     reminder = Reminder.objects.get(patient=patient)
     assert (reminder.status, reminder.reason) == (Status.CANCELLED, "no longer due")
-    services.reminders_send_now(now=NOW)
+    beat.reminders_send_now(now=NOW)
     assert smtp.received() == []
 
 
 def test_it_cancels_recheck_reminders_when_the_recheck_due_date_moves(due_patient: Callable[..., Patient]) -> None:
     patient = due_patient(day(2), recheck=day(1))
-    services.reminders_scan(now=NOW, enqueue=False)
+    outbox.reminders_scan(now=NOW, enqueue=False)
     set_due(patient, injection=day(2), recheck=day(90))  # the lab result was recorded: next recheck later
-    services.reminders_cancel_obsolete(patient=patient, now=NOW)
+    outbox.reminders_cancel_obsolete(patient=patient, now=NOW)
     assert kinds(patient) == [("injection_due_soon", Status.PENDING), ("recheck_due_soon", Status.CANCELLED)]
 
 
@@ -238,16 +238,16 @@ def test_it_cancels_at_send_time_when_the_obligation_went_away(
     smtp: SmtpSink, due_patient: Callable[..., Patient]
 ) -> None:
     patient = due_patient(day(1))
-    (pk,) = services.reminders_scan(now=NOW, enqueue=False).due_ids
+    (pk,) = outbox.reminders_scan(now=NOW, enqueue=False).due_ids
     set_due(patient, injection=day(30))  # changed behind the outbox's back (e.g. a profile change)
-    assert services.reminder_send(reminder_id=pk, now=NOW).status == Status.CANCELLED
+    assert outbox.reminder_send(reminder_id=pk, now=NOW).status == Status.CANCELLED
     assert smtp.received() == []
 
 
 def test_it_expires_a_due_soon_reminder_once_its_date_passed(due_patient: Callable[..., Patient]) -> None:
     patient = due_patient(day(0))
-    services.reminders_scan(now=NOW, enqueue=False)
-    services.reminders_scan(now=NOW + datetime.timedelta(days=1), enqueue=False)
+    outbox.reminders_scan(now=NOW, enqueue=False)
+    outbox.reminders_scan(now=NOW + datetime.timedelta(days=1), enqueue=False)
     assert kinds(patient) == [("injection_due_soon", Status.CANCELLED)]
 
 
@@ -259,7 +259,7 @@ def test_it_retries_a_temporary_refusal_and_fails_a_permanent_one(
     smtp.refuse[busy.email] = "451 4.3.0 Mailbox busy, try later"
     smtp.refuse[unknown.email] = "550 5.1.1 No such user"
 
-    services.reminders_send_now(now=NOW)
+    beat.reminders_send_now(now=NOW)
 
     retry = Reminder.objects.get(patient=busy)
     failed = Reminder.objects.get(patient=unknown)
@@ -271,39 +271,39 @@ def test_it_retries_a_temporary_refusal_and_fails_a_permanent_one(
 
     smtp.refuse.clear()
     later = NOW + datetime.timedelta(minutes=1)
-    services.reminders_send_now(now=later)  # the retry goes; the failed one waits for a person
+    beat.reminders_send_now(now=later)  # the retry goes; the failed one waits for a person
     assert [str(m["To"]) for m in smtp.received()] == [busy.email]
-    assert services.reminder_retry(reminder=failed, by=nurse, now=later)
-    services.reminders_send_now(now=later)
+    assert outbox.reminder_retry(reminder=failed, by=nurse, now=later)
+    beat.reminders_send_now(now=later)
     assert [str(m["To"]) for m in smtp.received()] == [busy.email, unknown.email]
 
 
 def test_it_gives_up_after_the_last_attempt(smtp: SmtpSink, due_patient: Callable[..., Patient]) -> None:
     patient = due_patient(day(1))
     smtp.refuse[patient.email] = "451 try later"
-    (pk,) = services.reminders_scan(now=NOW, enqueue=False).due_ids
-    Reminder.objects.filter(pk=pk).update(attempts=services.MAX_ATTEMPTS - 1)
-    assert services.reminder_send(reminder_id=pk, now=NOW).status == "failed"
+    (pk,) = outbox.reminders_scan(now=NOW, enqueue=False).due_ids
+    Reminder.objects.filter(pk=pk).update(attempts=rules.MAX_ATTEMPTS - 1)
+    assert outbox.reminder_send(reminder_id=pk, now=NOW).status == "failed"
 
 
 def test_it_requeues_a_row_left_sending_by_a_dead_worker(due_patient: Callable[..., Patient]) -> None:
     due_patient(day(1))
-    (pk,) = services.reminders_scan(now=NOW, enqueue=False).due_ids
+    (pk,) = outbox.reminders_scan(now=NOW, enqueue=False).due_ids
     Reminder.objects.filter(pk=pk).update(status=Status.SENDING, claimed_at=NOW, enqueued_at=NOW)
-    assert services.reminders_scan(now=NOW + datetime.timedelta(minutes=5), enqueue=False).requeued == 0
-    result = services.reminders_scan(now=NOW + datetime.timedelta(minutes=11), enqueue=False)
+    assert outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=5), enqueue=False).requeued == 0
+    result = outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=11), enqueue=False)
     assert (result.requeued, result.due_ids) == (1, [pk])
 
 
 def test_it_queues_a_pending_row_again_when_its_task_was_lost(due_patient: Callable[..., Patient]) -> None:
     due_patient(day(1))
-    (pk,) = services.reminders_scan(now=NOW).due_ids  # queued (marked), but the message never arrives
-    assert services.reminders_scan(now=NOW + datetime.timedelta(minutes=5)).due_ids == []
-    assert services.reminders_scan(now=NOW + datetime.timedelta(minutes=11), enqueue=False).due_ids == [pk]
+    (pk,) = outbox.reminders_scan(now=NOW).due_ids  # queued (marked), but the message never arrives
+    assert outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=5)).due_ids == []
+    assert outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=11), enqueue=False).due_ids == [pk]
 
 
 def test_it_keeps_each_row_history(smtp: SmtpSink, due_patient: Callable[..., Patient]) -> None:
     patient = due_patient(day(1))
-    services.reminders_send_now(now=NOW)
+    beat.reminders_send_now(now=NOW)
     (reminder,) = selectors.reminders_for_patient(patient)
     assert [e.status for e in reminder.events.all()] == [Status.PENDING, Status.SENDING, Status.SENT]

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from patients.models import Patient
-from reminders import services
+from reminders import outbox
 from reminders.models import Reminder, ReminderEvent, Status
 from reminders.tasks import send_reminder
 from tests.reminders.conftest import SmtpSink, Workers, wait_for
@@ -30,8 +30,8 @@ def test_it_sends_one_email_when_the_scan_runs_twice_and_two_workers_race(
     today = timezone.localdate()
     patient = due_patient(today + datetime.timedelta(days=2))
 
-    first = services.reminders_scan(now=timezone.now())
-    second = services.reminders_scan(now=timezone.now())
+    first = outbox.reminders_scan(now=timezone.now())
+    second = outbox.reminders_scan(now=timezone.now())
     reminder = Reminder.objects.get(patient=patient)
     # The same task delivered again, to both workers at once (a redelivery, a duplicate publish).
     for _ in range(4):
@@ -55,20 +55,20 @@ def test_it_keeps_the_reminder_pending_while_smtp_is_down_and_sends_it_once_when
     patient = due_patient(timezone.localdate() + datetime.timedelta(days=1))
     smtp.stop()
 
-    services.reminders_scan(now=timezone.now())
+    outbox.reminders_scan(now=timezone.now())
     reminder = Reminder.objects.get(patient=patient)
     wait_for(lambda: Reminder.objects.filter(pk=reminder.pk, status=Status.PENDING, attempts=1).exists())
     reminder.refresh_from_db()
     assert "Connection refused" in reminder.last_error or "Errno" in reminder.last_error
     assert reminder.next_attempt_at > reminder.claimed_at  # backing off, not hammering
     # Before the backoff has passed, a scan does not queue it again.
-    assert services.reminders_scan(now=timezone.now()).due_ids == []
+    assert outbox.reminders_scan(now=timezone.now()).due_ids == []
 
     smtp.start()
     Reminder.objects.filter(pk=reminder.pk).update(next_attempt_at=timezone.now())  # the backoff has passed
-    assert services.reminders_scan(now=timezone.now()).due_ids == [reminder.pk]
+    assert outbox.reminders_scan(now=timezone.now()).due_ids == [reminder.pk]
     wait_for(lambda: smtp.received())
-    services.reminders_scan(now=timezone.now())
+    outbox.reminders_scan(now=timezone.now())
     _settle()
     assert smtp.message_ids() == [reminder.message_id], celery_workers.logs()
     reminder.refresh_from_db()
@@ -78,12 +78,12 @@ def test_it_keeps_the_reminder_pending_while_smtp_is_down_and_sends_it_once_when
 def test_it_cancels_a_queued_reminder_when_the_injection_is_recorded_first(
     celery_workers: Workers, smtp: SmtpSink, reminder_settings, due_patient: Callable[..., Patient], nurse
 ) -> None:
-    from patients import services as patient_services
+    from clinic import actions as patient_actions
 
     patient = due_patient(timezone.localdate())
-    services.reminders_scan(now=timezone.now(), enqueue=False)
+    outbox.reminders_scan(now=timezone.now(), enqueue=False)
     reminder = Reminder.objects.get(patient=patient)
-    patient_services.injection_record(
+    patient_actions.injection_record(
         patient=patient,
         given_at=timezone.now() - datetime.timedelta(minutes=5),
         drug="cyanocobalamin",

@@ -12,7 +12,7 @@ import pytest
 from django.core import signing
 from django.urls import resolve
 
-from reminders.services import UNSUBSCRIBE_SALT
+from reminders.optout import UNSUBSCRIBE_SALT
 from tests.reminders.conftest import SESSION_MESSAGES
 
 FORBIDDEN = re.compile(

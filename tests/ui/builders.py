@@ -12,13 +12,13 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from clinic import services as decisions
-from patients import services
+from care.services import care_status_refresh_all, care_status_refresh_deferred
+from clinic import actions
+from clinic import actions as decisions
 from patients.models import Injection, Patient, Regimen
 from patients.querysets import bulk_create_with_history
 from protocols.engine.dates import add_months
 from protocols.models import ProtocolProfile
-from protocols.services import care_status_refresh_all, care_status_refresh_deferred
 
 _mrns = itertools.count(1)
 
@@ -52,7 +52,7 @@ class Clinic:
             "by": self.nurse,
         }
         values.update(extra)
-        return services.patient_create(**values)
+        return actions.patient_create(**values)
 
     def inject(self, patient: Patient, day: datetime.date, *, by: User | None = None, **extra: Any) -> None:
         values: dict[str, Any] = {
@@ -67,10 +67,10 @@ class Clinic:
             "given_by": by or self.nurse,
         }
         values.update(extra)
-        services.injection_record(**values)
+        actions.injection_record(**values)
 
     def lab(self, patient: Patient, day: datetime.date, analyte: str, value: str, unit: str) -> None:
-        services.lab_result_record(
+        actions.lab_result_record(
             patient=patient, analyte=analyte, value=value, unit=unit, collected_on=day, entered_by=self.nurse
         )
 
@@ -118,19 +118,19 @@ class Clinic:
     def candidate(self, **names: Any) -> Patient:
         """Diet the only cause, loading done, B12 and MMA normal, intake adequate, no neuro symptoms."""
         patient = self.patient(dietary_intake_adequate="yes", **names)
-        services.cause_add(patient=patient, kind="dietary", by=self.physician)
+        actions.cause_add(patient=patient, kind="dietary", by=self.physician)
         self.loading(patient, days_ago(60))
         self.inject(patient, days_ago(3))
         self.lab(patient, days_ago(2), "b12", "520", "pg/mL")
         self.lab(patient, days_ago(2), "mma", "150", "nmol/L")
-        services.symptom_check_record(
+        actions.symptom_check_record(
             patient=patient, checked_on=days_ago(2), neurological=False, depression=False, recorded_by=self.nurse
         )
         return patient
 
     def lifelong(self, **names: Any) -> Patient:
         patient = self.patient(**names)
-        services.cause_add(patient=patient, kind="pernicious_anemia", by=self.physician)
+        actions.cause_add(patient=patient, kind="pernicious_anemia", by=self.physician)
         self.loading(patient, days_ago(40))
         return patient
 

@@ -7,8 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from clinic.models import Decision
-from patients.models import Patient
+from patients.models import Decision, Patient
 from tests.ui.builders import Clinic
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +69,7 @@ def test_it_refuses_every_decision_to_a_nurse_on_the_server(nurse_client: Client
 
 def test_it_shows_decisions_to_nurses_without_the_buttons(nurse_client: Client, clinic: Clinic, physician) -> None:
     patient = clinic.candidate()
-    from clinic.services import decision_set_interval
+    from clinic.actions import decision_set_interval
 
     decision_set_interval(patient=patient, months=2, reason="Works away", by=physician)
     page = nurse_client.get(reverse("patient_detail", args=[patient.pk]))

@@ -9,15 +9,15 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import ChartView
-from patients import services
+from clinic import actions
 from patients.models import Patient
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_shows_who_changed_what(nurse_client: Client, patient: Patient, nurse, injection_kwargs) -> None:
-    services.injection_record(**injection_kwargs)
-    services.patient_update(patient=patient, data={"phone": "01234 567890"}, by=nurse, today=datetime.date(2026, 3, 1))
+    actions.injection_record(**injection_kwargs)
+    actions.patient_update(patient=patient, data={"phone": "01234 567890"}, by=nurse, today=datetime.date(2026, 3, 1))
     chart = nurse_client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
     assert reverse("patient_history", args=[patient.pk]) in chart  # fetched when opened
     page = nurse_client.get(reverse("patient_history", args=[patient.pk]))

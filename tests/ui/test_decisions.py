@@ -13,10 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import services
-from clinic.models import Decision
-from clinic.selectors import unacknowledged_alerts
-from protocols.models import CareAlert, CareStatus, Severity
+from care.models import CareAlert, CareStatus, Severity
+from care.selectors import unacknowledged_alerts
+from clinic import actions
+from patients.models import Decision
 from tests.ui.builders import Clinic, today
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_it_never_switches_a_permanent_cause_to_oral(physician_client: Client, c
     assert "Injections are lifelong for this patient" in response.content.decode()
     assert "STOP-PERNICIOUS" in response.content.decode()
     with pytest.raises(ValidationError):
-        services.decision_approve_oral_switch(patient=patient, since=today(), reason="x", by=physician)
+        actions.decision_approve_oral_switch(patient=patient, since=today(), reason="x", by=physician)
     patient.regimen.refresh_from_db()
     assert patient.regimen.oral_since is None
 
@@ -112,11 +112,11 @@ def test_it_sets_and_clears_an_interval_with_a_reason(physician_client: Client, 
 @pytest.mark.parametrize(
     ("call", "kwargs"),
     [
-        (services.decision_set_interval, {"months": 2}),
-        (services.decision_clear_interval, {}),
-        (services.decision_approve_oral_switch, {"since": datetime.date(2026, 1, 1)}),
-        (services.decision_decline_oral_switch, {}),
-        (services.decision_acknowledge_alert, {"alert_rule": "ALERT-B12-LOW"}),
+        (actions.decision_set_interval, {"months": 2}),
+        (actions.decision_clear_interval, {}),
+        (actions.decision_approve_oral_switch, {"since": datetime.date(2026, 1, 1)}),
+        (actions.decision_decline_oral_switch, {}),
+        (actions.decision_acknowledge_alert, {"alert_rule": "ALERT-B12-LOW"}),
     ],
 )
 def test_every_decision_service_refuses_a_nurse(clinic: Clinic, nurse, call, kwargs) -> None:

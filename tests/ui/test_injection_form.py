@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from patients import services
+from clinic import actions
 from patients.models import Injection, Patient
 from protocols.models import ProtocolProfile
 from tests.ui.builders import Clinic, days_ago, today
@@ -169,22 +169,22 @@ def test_a_double_submit_records_one_injection(nurse_client: Client, clinic: Cli
 
 def test_the_service_returns_the_first_injection_for_a_reused_key(injection_kwargs: dict[str, Any]) -> None:
     key = uuid.uuid4()
-    first = services.injection_record(**injection_kwargs, submission_key=key)
-    again = services.injection_record(**{**injection_kwargs, "lot_number": "OTHER"}, submission_key=key)
+    first = actions.injection_record(**injection_kwargs, submission_key=key)
+    again = actions.injection_record(**{**injection_kwargs, "lot_number": "OTHER"}, submission_key=key)
     assert again.pk == first.pk
     assert Injection.objects.count() == 1
     assert Injection.history.count() == 1
-    services.injection_record(**injection_kwargs, submission_key=uuid.uuid4())
-    services.injection_record(**injection_kwargs)
-    services.injection_record(**injection_kwargs)  # no key: no deduplication
+    actions.injection_record(**injection_kwargs, submission_key=uuid.uuid4())
+    actions.injection_record(**injection_kwargs)
+    actions.injection_record(**injection_kwargs)  # no key: no deduplication
     assert Injection.objects.count() == 4
 
 
 def test_the_service_refuses_a_key_used_for_another_patient(injection_kwargs: dict[str, Any], make_patient) -> None:
     key = uuid.uuid4()
-    services.injection_record(**injection_kwargs, submission_key=key)
+    actions.injection_record(**injection_kwargs, submission_key=key)
     with pytest.raises(ValidationError) as refused:
-        services.injection_record(**{**injection_kwargs, "patient": make_patient()}, submission_key=key)
+        actions.injection_record(**{**injection_kwargs, "patient": make_patient()}, submission_key=key)
     assert "submission_key" in refused.value.message_dict
 
 
@@ -192,7 +192,7 @@ def test_the_database_refuses_a_second_row_with_the_same_key(injection_kwargs: d
     from django.db import IntegrityError, transaction
 
     key = uuid.uuid4()
-    first = services.injection_record(**injection_kwargs, submission_key=key)
+    first = actions.injection_record(**injection_kwargs, submission_key=key)
     twin = Injection(
         patient=first.patient,
         given_at=first.given_at,

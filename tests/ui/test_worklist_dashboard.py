@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from clinic import selectors
-from patients import services
-from protocols.models import CareStatus
+from care import selectors
+from care.models import CareStatus
+from clinic import actions
 from tests.ui.builders import Clinic, days_ago, today
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def test_it_lists_injections_due_with_the_most_overdue_first(nurse_client: Clien
     later = clinic.overdue(30, family_name="Later")
     clinic.on_time(family_name="Fine")
     discharged = clinic.overdue(5, family_name="Gone")
-    services.patient_discharge(patient=discharged, by=nurse)
+    actions.patient_discharge(patient=discharged, by=nurse)
 
     page = nurse_client.get(reverse("worklist"))
     rows = page.context["worklist"].injections

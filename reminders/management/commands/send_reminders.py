@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from reminders.services import reminders_send_now
+from reminders.beat import reminders_send_now
 
 
 class Command(BaseCommand):

@@ -18,12 +18,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import roles
-from patients.bulkload import BulkLoader
+from care.services import care_status_refresh_all
+from demo.bulkload import BulkLoader
+from demo.synthetic import synthetic_patient
 from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
-from patients.synthetic import synthetic_patient
 from protocols.engine import units
 from protocols.models import ProtocolProfile
-from protocols.services import care_status_refresh_all
 
 MODELS = [Patient, Regimen, Cause, Injection, LabResult, SymptomCheck, Medication]
 FLUSH_ROWS = 50_000

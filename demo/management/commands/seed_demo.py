@@ -18,12 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import roles
-from patients import services
+from care.services import care_status_refresh_deferred
+from clinic import actions
+from patients import services as record
 from patients.models import Injection, Patient
 from protocols.engine.dates import add_months
 from protocols.engine.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE_SLUG
 from protocols.models import ProtocolProfile
-from protocols.services import care_status_refresh_deferred
 
 MONTHLY = "monthly-cyanocobalamin"
 HYDROXO = "hydroxocobalamin-3-monthly"
@@ -259,7 +260,7 @@ class Seeder:
             return False
         injection_days, start = self.injection_days(demo)
         birth = add_months(self.today, -12 * demo.age - 5 - int(demo.mrn[-2:]) % 7)
-        patient = services.patient_create(
+        patient = actions.patient_create(
             mrn=demo.mrn,
             given_name=demo.given,
             family_name=demo.family,
@@ -277,11 +278,11 @@ class Seeder:
         )
         for cause in demo.causes:
             dates = {k: self.day(cause[k]) for k in ("start", "stop") if k in cause and cause[k] is not None}
-            services.cause_add(patient=patient, by=physician, today=self.today, **{**cause, **dates})
+            actions.cause_add(patient=patient, by=physician, today=self.today, **{**cause, **dates})
         regimen = patient.regimen
         if demo.override:
             months, reason = demo.override
-            services.regimen_set_interval_override(
+            record.regimen_set_interval_override(
                 regimen=regimen,
                 months=months,
                 reason=reason,
@@ -290,7 +291,7 @@ class Seeder:
             )
         profile = BUILTIN_PROFILES[demo.profile]
         for n, day in enumerate(injection_days):
-            services.injection_record(
+            actions.injection_record(
                 patient=patient,
                 given_at=self.at(day),
                 drug=profile.drug,
@@ -305,7 +306,7 @@ class Seeder:
         for when, analyte, value, unit in demo.labs:
             collected = self.resolve(when, start)
             if collected <= self.today:  # a schedule point not reached yet is simply not drawn
-                services.lab_result_record(
+                actions.lab_result_record(
                     patient=patient,
                     analyte=analyte,
                     value=value,
@@ -315,7 +316,7 @@ class Seeder:
                     today=self.today,
                 )
         for when, neurological, depression in demo.checks:
-            services.symptom_check_record(
+            actions.symptom_check_record(
                 patient=patient,
                 checked_on=self.resolve(when, start),
                 neurological=neurological,
@@ -325,7 +326,7 @@ class Seeder:
             )
         if demo.folic:
             begin, end = demo.folic
-            medication = services.medication_start(
+            medication = actions.medication_start(
                 patient=patient,
                 name="folic_acid",
                 detail="5 mg daily",
@@ -334,16 +335,19 @@ class Seeder:
                 today=self.today,
             )
             if end is not None:
-                services.medication_stop(medication=medication, stop=self.resolve(end, start), by=nurse)
+                actions.medication_stop(medication=medication, stop=self.resolve(end, start), by=nurse)
         if demo.oral is not None:
-            services.regimen_switch_to_oral(
+            record.regimen_switch_to_oral(
                 regimen=regimen,
                 since=self.day(demo.oral),
                 by=physician,
                 today=self.today,
             )
+        if demo.override or demo.oral is not None:
+            # The demo's history sets the regimen directly, without a decision of the day on record.
+            actions.record_changed(patient)
         if demo.discharged:
-            services.patient_discharge(patient=patient, by=physician, now=self.now)
+            actions.patient_discharge(patient=patient, by=physician, now=self.now)
         return True
 
 

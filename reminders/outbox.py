@@ -1,4 +1,4 @@
-"""Every write to the reminder outbox.
+"""The reminder outbox: every write to the reminder rows.
 
 The database is the source of truth, the broker only a doorbell:
 - `reminders_scan` (beat, every 5 minutes) creates the rows the clinic's rules call for, at most one
@@ -9,35 +9,33 @@ The database is the source of truth, the broker only a doorbell:
   message delivered twice or two workers racing send one email. It re-checks that the obligation
   still stands, sends, and records the result: temporary SMTP errors go back to pending with a
   backoff, permanent ones end failed.
-- `reminders_cancel_obsolete` runs in the transaction of every clinical write (see
-  patients.services._clinical_facts_changed): the injection or lab recorded cancels what no longer applies.
-Time is passed in (`now`); the clinic's calendar day is `timezone.localdate(now)`.
+- `reminders_cancel_obsolete` runs in the transaction of every clinical write (the application
+  layer, clinic.actions, calls it after the care status refresh): the injection or lab recorded
+  cancels what no longer applies.
+Time is passed in (`now`); the clinic's calendar day is `timezone.localdate(now)`. The rules are
+reminders.rules, the message reminders.emails, the staff digest reminders.digest.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-import smtplib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
+from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
-from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import models, transaction
 from django.db.models import F, Q
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from accounts import roles
+from care.models import CareStatus
+from patients import services as record
 from patients.models import Patient
 from protocols.engine.evaluate import NOT_STARTED
-from protocols.models import CareStatus
-from reminders import emails, selectors
+from reminders import emails
 from reminders.models import (
     DUE_SOON_KINDS,
     INJECTION_KINDS,
@@ -50,86 +48,26 @@ from reminders.models import (
     StaffDigest,
     Status,
 )
+from reminders.rules import (
+    MAX_ATTEMPTS,
+    OVERDUE_LOOKBACK,
+    STUCK_AFTER,
+    backoff,
+    current_due,
+    describe,
+    is_temporary,
+    obligations,
+    patient_skip_reason,
+)
 
 logger = logging.getLogger(__name__)
 
-# A row in `sending` this long belongs to a worker that died (the task's hard limit is far shorter).
-STUCK_AFTER = datetime.timedelta(minutes=10)
-# Retry after a temporary error: 1, 2, 4 ... minutes, at most an hour apart, then give up.
-BACKOFF_FIRST = datetime.timedelta(minutes=1)
-BACKOFF_MAX = datetime.timedelta(hours=1)
-MAX_ATTEMPTS = 12
-# An overdue reminder is created up to this long after it fell due; older misses are the worklist's.
-OVERDUE_LOOKBACK = datetime.timedelta(days=30)
-
-UNSUBSCRIBE_SALT = "reminders.unsubscribe"
 OPT_OUT_REASON = "Opted out of email reminders with the link in a reminder."
-
-# The kind of visit, and nothing more: no drug, test name or condition (minimum necessary).
-VISIT = {
-    Kind.INJECTION_DUE_SOON: "injection appointment",
-    Kind.INJECTION_OVERDUE: "injection appointment",
-    Kind.RECHECK_DUE_SOON: "blood test",
-    Kind.RECHECK_OVERDUE: "blood test",
-}
-
-
-# Eligibility and the rules -----------------------------------------------------------------------
-
-
-def patient_skip_reason(patient: Patient) -> str:
-    """Why this patient may not be emailed; empty when they may."""
-    if not patient.is_active:
-        return "discharged"
-    if patient.email_opt_out_at is not None:
-        return "opted out"
-    if not patient.email_reminders_consent:
-        return "no consent to email reminders"
-    if not patient.email:
-        return "no email address"
-    return ""
-
-
-def obligations(
-    *,
-    next_injection_due: datetime.date | None,
-    next_recheck_due: datetime.date | None,
-    today: datetime.date,
-    days_before: int,
-    days_after: int,
-) -> list[tuple[str, datetime.date]]:
-    """The (kind, due date) reminders that are due on `today` by the clinic's rules.
-
-    Due soon: from `days_before` days before the due date up to the due date itself. Overdue: from
-    `days_after` days after it (for OVERDUE_LOOKBACK). The unique key makes each one happen once.
-    """
-    found: list[tuple[str, datetime.date]] = []
-    for due, soon, overdue in (
-        (next_injection_due, Kind.INJECTION_DUE_SOON, Kind.INJECTION_OVERDUE),
-        (next_recheck_due, Kind.RECHECK_DUE_SOON, Kind.RECHECK_OVERDUE),
-    ):
-        if due is None:
-            continue
-        if due - datetime.timedelta(days=days_before) <= today <= due:
-            found.append((soon.value, due))
-        first_overdue = due + datetime.timedelta(days=days_after)
-        if first_overdue <= today <= first_overdue + OVERDUE_LOOKBACK:
-            found.append((overdue.value, due))
-    return found
-
-
-def _current_due(status: CareStatus | None, kind: str) -> datetime.date | None:
-    if status is None:
-        return None
-    if kind in INJECTION_KINDS:
-        # A patient not started yet is "due today" every day: there is no appointment to remind of.
-        return None if status.phase == NOT_STARTED else status.next_injection_due
-    return status.next_recheck_due
 
 
 def _obsolete_reason(reminder: Reminder, today: datetime.date) -> str:
     status = CareStatus.objects.filter(patient_id=reminder.patient_id).first()
-    if _current_due(status, reminder.kind) != reminder.due_date:
+    if current_due(status, reminder.kind) != reminder.due_date:
         return "no longer due: the visit was recorded or the due date changed"
     if reminder.kind in DUE_SOON_KINDS and today > reminder.due_date:
         return "the due date passed before it could be sent"
@@ -170,7 +108,7 @@ def reminders_cancel_obsolete(*, patient: Patient, now: datetime.datetime | None
     pending = Reminder.objects.filter(patient=patient, status=Status.PENDING)
     stale = Q(pk__in=[])
     for kinds in (INJECTION_KINDS, RECHECK_KINDS):
-        due = _current_due(status, kinds[0])
+        due = current_due(status, kinds[0])
         stale |= Q(kind__in=kinds) & (~Q(due_date=due) if due is not None else Q())
     return _transition(
         pending.filter(stale),
@@ -211,7 +149,7 @@ def _create_due(config: ReminderSettings, now: datetime.datetime, result: ScanRe
     wanted: dict[tuple[int, str, datetime.date], Patient] = {}
     for status in _candidate_statuses(today, config):
         due = obligations(
-            next_injection_due=_current_due(status, Kind.INJECTION_DUE_SOON),
+            next_injection_due=current_due(status, Kind.INJECTION_DUE_SOON),
             next_recheck_due=status.next_recheck_due,
             today=today,
             days_before=config.days_before,
@@ -307,7 +245,7 @@ def _expire(today: datetime.date, now: datetime.datetime) -> int:
     return len(expired)
 
 
-def _ready(model: type[OutboxMessage], now: datetime.datetime) -> models.QuerySet[OutboxMessage]:
+def ready(model: type[OutboxMessage], now: datetime.datetime) -> models.QuerySet[OutboxMessage]:
     """Pending rows whose time has come and that no task was handed out for (recently)."""
     return model.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).filter(
         Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - STUCK_AFTER)
@@ -329,16 +267,16 @@ def reminders_scan(*, now: datetime.datetime, enqueue: bool = True) -> ScanResul
         if config.enabled and result.in_window:
             _create_due(config, now, result)
         if result.in_window:
-            result.due_ids = list(_ready(Reminder, now).order_by("pk").values_list("pk", flat=True))
-        digests = _ready(StaffDigest, now).filter(date=local.date())
+            result.due_ids = list(ready(Reminder, now).order_by("pk").values_list("pk", flat=True))
+        digests = ready(StaffDigest, now).filter(date=local.date())
         result.digest_ids = list(digests.order_by("pk").values_list("pk", flat=True))
         if enqueue:
-            _enqueue_on_commit(Reminder, result.due_ids, "reminders.tasks.send_reminder", now)
-            _enqueue_on_commit(StaffDigest, result.digest_ids, "reminders.tasks.send_staff_digest", now)
+            enqueue_on_commit(Reminder, result.due_ids, "reminders.tasks.send_reminder", now)
+            enqueue_on_commit(StaffDigest, result.digest_ids, "reminders.tasks.send_staff_digest", now)
     return result
 
 
-def _enqueue_on_commit(model: type[OutboxMessage], ids: Sequence[int], task_name: str, now: datetime.datetime) -> None:
+def enqueue_on_commit(model: type[OutboxMessage], ids: Sequence[int], task_name: str, now: datetime.datetime) -> None:
     """Mark the rows handed out and, after commit, publish one task per row (only its id)."""
     if not ids:
         return
@@ -347,11 +285,9 @@ def _enqueue_on_commit(model: type[OutboxMessage], ids: Sequence[int], task_name
 
 
 def _publish(model: type[OutboxMessage], ids: list[int], task_name: str) -> None:
-    from b12clinic.celery import app
-
     for position, pk in enumerate(ids):
         try:
-            app.send_task(task_name, args=[pk])
+            current_app.send_task(task_name, args=[pk])
         except Exception:  # the broker is down: the rest would fail the same way
             unsent = ids[position:]
             logger.exception(
@@ -363,44 +299,8 @@ def _publish(model: type[OutboxMessage], ids: list[int], task_name: str) -> None
 
 # Sending -------------------------------------------------------------------------------------------
 
-_TEMPORARY_EXCEPTIONS = (smtplib.SMTPServerDisconnected, OSError, TimeoutError)
 
-
-def is_temporary(error: BaseException) -> bool:
-    """Whether a send error may go away by itself: 4xx replies and network trouble are; 5xx are not."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return bool(codes) and any(400 <= code < 500 for code in codes)
-    if isinstance(error, smtplib.SMTPResponseException):
-        return 400 <= error.smtp_code < 500
-    if isinstance(error, smtplib.SMTPException):
-        return isinstance(error, smtplib.SMTPServerDisconnected)
-    if type(error).__name__ == "SoftTimeLimitExceeded":
-        return True
-    return isinstance(error, _TEMPORARY_EXCEPTIONS)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
-def describe(error: BaseException) -> str:
-    """The error as staff read it: the SMTP reply code and text when there is one."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        detail = "; ".join(f"{address}: {code} {_text(text)}" for address, (code, text) in error.recipients.items())
-    elif isinstance(error, smtplib.SMTPResponseException):
-        detail = f"{error.smtp_code} {_text(error.smtp_error)}"
-    else:
-        detail = str(error)
-    return f"{type(error).__name__}: {detail}"[:2000]
-
-
-def backoff(attempts: int) -> datetime.timedelta:
-    """The wait after the `attempts`-th failed attempt: 1, 2, 4 ... minutes, at most BACKOFF_MAX."""
-    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
-
-
-def _claim(model: type[OutboxMessage], pk: int, now: datetime.datetime) -> bool:
+def claim(model: type[OutboxMessage], pk: int, now: datetime.datetime) -> bool:
     """pending -> sending in one conditional UPDATE, committed before anything is sent (a rival's
     UPDATE waits for the row lock, then finds it no longer pending); True only for the one caller
     that changed the row."""
@@ -418,7 +318,7 @@ class Outcome:
     error: str = ""
 
 
-def _deliver(
+def deliver(
     row: OutboxMessage,
     build: Callable[[], EmailMultiAlternatives],
     now: datetime.datetime,
@@ -457,33 +357,6 @@ def _deliver(
     return Outcome("sent")
 
 
-def unsubscribe_token(patient: Patient) -> str:
-    return signing.dumps(patient.pk, salt=UNSUBSCRIBE_SALT)
-
-
-def unsubscribe_url(patient: Patient) -> str:
-    return settings.SITE_URL + reverse("reminders:unsubscribe", args=[unsubscribe_token(patient)])
-
-
-def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:
-    """The patient email: the kind of visit, its date, how to reach the clinic; nothing clinical."""
-    patient = reminder.patient
-    opt_out = unsubscribe_url(patient)
-    return emails.build_email(
-        template="reminder",
-        context={
-            "given_name": patient.given_name,
-            "visit": VISIT[Kind(reminder.kind)],
-            "due": emails.format_day(reminder.due_date),
-            "overdue": reminder.kind not in DUE_SOON_KINDS,
-            "unsubscribe_url": opt_out,
-        },
-        to=patient.email,
-        message_id=reminder.message_id,
-        headers={"List-Unsubscribe": f"<{opt_out}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-    )
-
-
 @transaction.atomic
 def _finish(reminder: Reminder, status: str, reason: str, now: datetime.datetime) -> Outcome:
     reminder.status = status
@@ -499,7 +372,7 @@ def reminder_send(*, reminder_id: int, now: datetime.datetime) -> Outcome:
     if not ReminderSettings.load().in_window(timezone.localtime(now)):
         return Outcome("outside_window")  # the next scan inside the window queues it again
     with transaction.atomic():  # the claim commits with its history event
-        if not _claim(Reminder, reminder_id, now):
+        if not claim(Reminder, reminder_id, now):
             return Outcome("not_claimed")
         reminder = Reminder.objects.select_related("patient").get(pk=reminder_id)
         _events([reminder.pk], Status.SENDING, f"attempt {reminder.attempts}", now)
@@ -507,8 +380,11 @@ def reminder_send(*, reminder_id: int, now: datetime.datetime) -> Outcome:
         return _finish(reminder, Status.SKIPPED, reason, now)
     if reason := _obsolete_reason(reminder, timezone.localdate(now)):
         return _finish(reminder, Status.CANCELLED, reason, now)
-    return _deliver(
-        reminder, partial(reminder_email, reminder), now, lambda status, note: _events([reminder.pk], status, note, now)
+    return deliver(
+        reminder,
+        partial(emails.reminder_email, reminder),
+        now,
+        lambda status, note: _events([reminder.pk], status, note, now),
     )
 
 
@@ -530,22 +406,12 @@ def reminder_retry(*, reminder: Reminder, by: AbstractBaseUser, now: datetime.da
 # Opting out ----------------------------------------------------------------------------------------
 
 
-def patient_for_unsubscribe_token(token: str) -> Patient | None:
-    try:
-        pk = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
-        return None
-    return Patient.objects.filter(pk=pk).first()
-
-
 @transaction.atomic
 def patient_unsubscribe(*, patient: Patient, now: datetime.datetime) -> bool:
     """Opt the patient out (audited in the patient's history); False when they already were."""
-    from patients.services import patient_set_email_consent
-
     if patient.email_opt_out_at is not None and not patient.email_reminders_consent:
         return False
-    patient_set_email_consent(patient=patient, consent=False, now=now, reason=OPT_OUT_REASON)
+    record.patient_set_email_consent(patient=patient, consent=False, now=now, reason=OPT_OUT_REASON)
     _transition(
         Reminder.objects.filter(patient=patient, status=Status.PENDING),
         status=Status.SKIPPED,
@@ -554,98 +420,3 @@ def patient_unsubscribe(*, patient: Patient, now: datetime.datetime) -> bool:
         reason="opted out",
     )
     return True
-
-
-# Staff digest --------------------------------------------------------------------------------------
-
-
-def _digest_recipients() -> models.QuerySet[AbstractBaseUser]:
-    return (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=[roles.NURSE, roles.PHYSICIAN])
-        .exclude(email="")
-        .distinct()
-    )
-
-
-def staff_digests_create(*, now: datetime.datetime, enqueue: bool = True) -> list[int]:
-    """Today's digest row for every nurse and physician with an email (once: unique per user and day),
-    queued after commit; the ids of today's pending digests."""
-    today = timezone.localdate(now)
-    with transaction.atomic():
-        StaffDigest.objects.bulk_create(
-            [
-                StaffDigest(user=user, date=today, next_attempt_at=now, created_at=now, updated_at=now)
-                for user in _digest_recipients()
-            ],
-            ignore_conflicts=True,
-        )
-        ids = list(_ready(StaffDigest, now).filter(date=today).order_by("pk").values_list("pk", flat=True))
-        if enqueue:
-            _enqueue_on_commit(StaffDigest, ids, "reminders.tasks.send_staff_digest", now)
-    return ids
-
-
-def _site_url(name: str, fallback: str) -> str:
-    """The absolute address of a named page (the staff pages' own app may not be installed)."""
-    try:
-        return settings.SITE_URL + reverse(name)
-    except NoReverseMatch:
-        return settings.SITE_URL + fallback
-
-
-def staff_digest_email(digest: StaffDigest, today: datetime.date) -> EmailMultiAlternatives:
-    user = digest.user
-    nurse, physician = roles.is_nurse(user), roles.is_physician(user)
-    context: dict[str, object] = {
-        "name": user.get_full_name() or user.get_username(),
-        "day": emails.format_day(today),
-        "nurse": nurse,
-        "physician": physician,
-        "worklist_url": _site_url("worklist", "/worklist/"),
-        "dashboard_url": _site_url("dashboard", "/dashboard/"),
-        "reminders_url": settings.SITE_URL + reverse("reminders:list"),
-        "failed_reminders": selectors.reminders_failed_count(),
-    }
-    if nurse:
-        context["worklist_count"] = selectors.worklist_count(today=today)
-    if physician:
-        context.update(selectors.physician_counts())
-    return emails.build_email(template="staff_digest", context=context, to=user.email, message_id=digest.message_id)
-
-
-def staff_digest_send(*, digest_id: int, now: datetime.datetime) -> Outcome:
-    """Send one day's digest at most once (the same claim as reminders)."""
-    if not _claim(StaffDigest, digest_id, now):
-        return Outcome("not_claimed")
-    digest = StaffDigest.objects.select_related("user").get(pk=digest_id)
-    today = timezone.localdate(now)
-    if digest.date != today or not digest.user.is_active or not digest.user.email:
-        digest.status, digest.updated_at = Status.CANCELLED, now
-        digest.last_error = "not sent: another day, or the user has no email any more"
-        digest.save(update_fields=["status", "last_error", "updated_at"])
-        return Outcome(Status.CANCELLED)
-    return _deliver(digest, partial(staff_digest_email, digest, today), now, lambda status, note: None)
-
-
-# The operator's command ----------------------------------------------------------------------------
-
-
-@dataclass
-class SyncRun:
-    scan: ScanResult
-    outcomes: dict[str, int]
-
-
-def reminders_send_now(*, now: datetime.datetime) -> SyncRun:
-    """One scan and every ready reminder and today's digests sent here, without a broker."""
-    scan = reminders_scan(now=now, enqueue=False)
-    outcomes: dict[str, int] = {}
-    for pk in scan.due_ids:
-        outcome = reminder_send(reminder_id=pk, now=now)
-        outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
-    for pk in scan.digest_ids:
-        outcome = staff_digest_send(digest_id=pk, now=now)
-        key = f"digest_{outcome.status}"
-        outcomes[key] = outcomes.get(key, 0) + 1
-    return SyncRun(scan=scan, outcomes=outcomes)

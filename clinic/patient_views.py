@@ -1,5 +1,5 @@
 """The patient search, the chart and the nurse's data entry. Each view: access check, parse, one
-service or selector, render or redirect."""
+action or selector, render or redirect."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from audit.services import chart_view_log
-from clinic import selectors as clinic_selectors
-from patients import forms, selectors, services
+from care import selectors as care_selectors
+from care.explanation import care_status_explanation
+from clinic import actions, selectors
+from patients import forms
+from patients import selectors as record_selectors
 from patients.access import VIEW_PATIENT, patient_for, require
 from patients.models import Medication, Patient
-from protocols.services import care_status_explanation
 from reminders.selectors import reminders_for_patient
 
 
@@ -42,7 +44,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     """Search by name or medical record number; htmx asks for the results table alone as you type."""
     require(request.user, VIEW_PATIENT)
     query = request.GET.get("q", "").strip()[:100]
-    context = {"query": query, "patients": clinic_selectors.patient_search(query=query)}
+    context = {"query": query, "patients": care_selectors.patient_search(query=query)}
     if getattr(request, "htmx", False):
         return render(request, "patients/_search_results.html", context)
     return render(request, "patients/patient_list.html", context)
@@ -57,9 +59,10 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "patient": patient,
         "status": status,
         "age": patient.age_on(today),
-        "explanation": care_status_explanation(status) if status else [],
-        "timeline": selectors.patient_timeline(patient),
-        "trend": selectors.b12_trend(patient),
+        "alerts": list(patient.care_alerts.all()),
+        "explanation": care_status_explanation(status, alerts=patient.care_alerts.all()) if status else [],
+        "timeline": record_selectors.patient_timeline(patient),
+        "trend": record_selectors.b12_trend(patient),
         "active_medications": [m for m in patient.medications.all() if m.stop is None],
         "can_decide": request.user.has_perm("patients.make_decision"),
         "stop_form": forms.MedicationStopForm(initial={"stop": today}),
@@ -74,7 +77,7 @@ def patient_history(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.user, patient_id)
     chart_view_log(user=request.user, patient=patient, ip_address=request.META.get("REMOTE_ADDR"))
     return render(
-        request, "patients/_history.html", {"patient": patient, "history": selectors.patient_history(patient)}
+        request, "patients/_history.html", {"patient": patient, "history": record_selectors.patient_history(patient)}
     )
 
 
@@ -93,14 +96,14 @@ def injection_create(request: HttpRequest, patient_id: int) -> HttpResponse:
         form = forms.InjectionForm(request.POST, ask_confirmation=True)
         if form.is_valid():
             data = form.cleaned_data
-            already = selectors.injection_submitted(data["submission_key"])
+            already = record_selectors.injection_submitted(data["submission_key"])
             if already is None:
-                warning = selectors.injection_early_warning(patient=patient, given_at=data["given_at"])
+                warning = care_selectors.injection_early_warning(patient=patient, given_at=data["given_at"])
             if warning and not data["confirm_early"]:
                 form.add_error("confirm_early", warning)
             else:
                 try:
-                    injection = services.injection_record(
+                    injection = actions.injection_record(
                         patient=patient,
                         given_at=data["given_at"],
                         drug=data["drug"],
@@ -126,7 +129,7 @@ def injection_create(request: HttpRequest, patient_id: int) -> HttpResponse:
         if not warning:
             form.hide_confirmation()
     else:
-        initial = selectors.injection_defaults(patient=patient, user=request.user, now=timezone.now())
+        initial = record_selectors.injection_defaults(patient=patient, user=request.user, now=timezone.now())
         form = forms.InjectionForm(initial=initial)
     return render(
         request,
@@ -145,7 +148,7 @@ def lab_create(request: HttpRequest, patient_id: int) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                lab = services.lab_result_record(
+                lab = actions.lab_result_record(
                     patient=patient,
                     analyte=data["analyte"],
                     value=data["value"],
@@ -181,7 +184,7 @@ def symptom_check_create(request: HttpRequest, patient_id: int) -> HttpResponse:
         form = forms.SymptomCheckForm(request.POST)
         if form.is_valid():
             try:
-                services.symptom_check_record(patient=patient, recorded_by=request.user, **form.cleaned_data)
+                actions.symptom_check_record(patient=patient, recorded_by=request.user, **form.cleaned_data)
             except ValidationError as error:
                 forms.add_service_errors(form, error)
             else:
@@ -202,7 +205,7 @@ def medication_create(request: HttpRequest, patient_id: int) -> HttpResponse:
         form = forms.MedicationStartForm(request.POST)
         if form.is_valid():
             try:
-                medication = services.medication_start(patient=patient, recorded_by=request.user, **form.cleaned_data)
+                medication = actions.medication_start(patient=patient, recorded_by=request.user, **form.cleaned_data)
             except ValidationError as error:
                 forms.add_service_errors(form, error)
             else:
@@ -224,7 +227,7 @@ def medication_stop(request: HttpRequest, patient_id: int, medication_id: int) -
     form = forms.MedicationStopForm(request.POST)
     if form.is_valid():
         try:
-            services.medication_stop(medication=medication, stop=form.cleaned_data["stop"], by=request.user)
+            actions.medication_stop(medication=medication, stop=form.cleaned_data["stop"], by=request.user)
         except ValidationError as error:
             forms.add_service_errors(form, error)
         else:

@@ -1,4 +1,4 @@
-"""Celery tasks of the protocol: the daily care-status refresh.
+"""Celery task of the care status: the daily refresh.
 
 Beat runs `refresh_stale_care_statuses` every 15 minutes. It refreshes only active patients whose
 stored status was evaluated for an earlier day, so the first run after midnight does the day's work
@@ -12,12 +12,12 @@ import logging
 
 from celery import shared_task
 
-from protocols.services import care_status_refresh_stale
+from care.services import care_status_refresh_stale
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, soft_time_limit=20 * 60, time_limit=25 * 60)
+@shared_task
 def refresh_stale_care_statuses() -> int:
     summary = care_status_refresh_stale()
     logger.info("care statuses refreshed: %s patients, %s alerts", summary.patients, summary.alerts)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from protocols.services import care_status_refresh_all, care_status_refresh_stale
+from care.services import care_status_refresh_all, care_status_refresh_stale
 
 
 class Command(BaseCommand):

@@ -1,13 +1,22 @@
-"""A physician's decisions (HackSoft-style services): each checks `patients.make_decision` first, then
-changes the regimen through patients.services and records the Decision, in one transaction.
+"""The application layer: every write that pages, the admin, management commands and imports make.
 
-Refused input raises ValidationError({argument: message}); "__all__" names a refusal that is about the
-patient's state rather than one field (e.g. not an oral-switch candidate).
+Each action runs in one transaction and does, in this order:
+1. write the clinical record (patients.services: validation, history, permissions);
+2. refresh the patient's care status (care.services), so no page shows a status computed from facts
+   that have since changed, and a rolled-back write rolls the status back too;
+3. cancel the reminders that no longer apply (reminders.outbox): the injection or lab just recorded
+   cancels the reminder about it.
+Nothing below this layer calls upward; callers above it (views, admin, commands) call only actions
+for writes. Refused input raises ValidationError({argument: message}); "__all__" names a refusal
+about the patient's state rather than one field (e.g. not an oral-switch candidate).
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -15,14 +24,84 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import roles
-from clinic.models import Decision
-from patients import services as patient_services
-from patients.models import Patient, Regimen
-from protocols.models import CareStatus
-from protocols.services import care_status_refresh
+from care.models import CareAlert, CareStatus, Verdict
+from care.services import care_status_refresh, care_status_refresh_all
+from patients import services as record
+from patients.models import Decision, Patient, Regimen
+from protocols import services as profiles
+from protocols.models import ProtocolProfile
+from reminders.outbox import reminders_cancel_obsolete
 
-ORAL_CANDIDATE = "oral_switch_candidate"
-LIFELONG = "lifelong"
+Result = TypeVar("Result")
+
+
+def record_changed(patient: Patient) -> None:
+    """Steps 2 and 3 of every action, for a record the caller has just written (inside its transaction)."""
+    care_status_refresh(patient=patient)
+    reminders_cancel_obsolete(patient=patient)
+
+
+def _action(
+    write: Callable[..., Result], patient_of: Callable[[Mapping[str, Any], Result], Patient]
+) -> Callable[..., Result]:
+    """The action for the record service `write`: the same keyword arguments, then record_changed()
+    for the patient `patient_of(arguments, result)`, all in one transaction."""
+
+    @functools.wraps(write)
+    def action(**arguments: Any) -> Result:
+        with transaction.atomic():
+            result = write(**arguments)
+            record_changed(patient_of(arguments, result))
+        return result
+
+    return action
+
+
+def _argument(name: str) -> Callable[[Mapping[str, Any], object], Patient]:
+    """The patient of the argument `name`: the patient itself, or the record it belongs to."""
+
+    def patient_of(arguments: Mapping[str, Any], result: object) -> Patient:
+        value = arguments[name]
+        return value if isinstance(value, Patient) else value.patient
+
+    return patient_of
+
+
+# The clinical record -------------------------------------------------------------------------------
+
+patient_create = _action(record.patient_create, lambda arguments, patient: patient)
+patient_update = _action(record.patient_update, _argument("patient"))
+patient_discharge = _action(record.patient_discharge, _argument("patient"))
+patient_set_email_consent = _action(record.patient_set_email_consent, _argument("patient"))
+cause_add = _action(record.cause_add, _argument("patient"))
+cause_update = _action(record.cause_update, _argument("cause"))
+cause_remove = _action(record.cause_remove, _argument("cause"))
+regimen_set_profile = _action(record.regimen_set_profile, _argument("regimen"))
+injection_record = _action(record.injection_record, _argument("patient"))
+injection_correct = _action(record.injection_correct, _argument("injection"))
+injection_delete = _action(record.injection_delete, _argument("injection"))
+lab_result_record = _action(record.lab_result_record, _argument("patient"))
+lab_result_correct = _action(record.lab_result_correct, _argument("lab"))
+symptom_check_record = _action(record.symptom_check_record, _argument("patient"))
+medication_start = _action(record.medication_start, _argument("patient"))
+medication_stop = _action(record.medication_stop, _argument("medication"))
+
+
+# Protocol profiles ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def protocol_profile_publish(*, profile: ProtocolProfile, today: datetime.date | None = None) -> ProtocolProfile:
+    """Save a clinic admin's change to a profile as a new version and re-evaluate its patients."""
+    profiles.protocol_profile_save(profile=profile)
+    care_status_refresh_all(today=today, patients=Patient.objects.filter(regimen__profile=profile))
+    return profile
+
+
+# Physicians' decisions -----------------------------------------------------------------------------
+# Each checks `patients.make_decision` first, then changes the regimen through the record's services,
+# refreshes the care status and records the Decision, in one transaction.
+
 REASON_REQUIRED = "Say why: the reason is kept with the decision."
 NOT_A_CANDIDATE = "The protocol does not list this patient as an oral-switch candidate (verdict: {verdict})."
 PERMANENT_CAUSE = (
@@ -87,9 +166,9 @@ def _current_status(patient: Patient, today: datetime.date | None) -> CareStatus
 def _require_oral_candidate(status: CareStatus, regimen: Regimen) -> None:
     if regimen.oral_since is not None:
         raise ValidationError({NON_FIELD_ERRORS: ALREADY_ORAL.format(since=regimen.oral_since)})
-    if status.verdict == LIFELONG:
+    if status.verdict == Verdict.LIFELONG:
         raise ValidationError({NON_FIELD_ERRORS: PERMANENT_CAUSE.format(rules=", ".join(status.verdict_rules))})
-    if status.verdict != ORAL_CANDIDATE:
+    if status.verdict != Verdict.ORAL_SWITCH_CANDIDATE:
         raise ValidationError({NON_FIELD_ERRORS: NOT_A_CANDIDATE.format(verdict=status.verdict)})
 
 
@@ -107,7 +186,8 @@ def decision_set_interval(
     text = _reason(reason)
     regimen = _locked_regimen(patient)
     previous = regimen.maintenance_interval_months
-    patient_services.regimen_set_interval_override(regimen=regimen, months=months, reason=text, by=by, now=now)
+    record.regimen_set_interval_override(regimen=regimen, months=months, reason=text, by=by, now=now)
+    record_changed(patient)
     return _record(
         patient=patient,
         kind=Decision.Kind.INTERVAL_OVERRIDE_SET,
@@ -129,7 +209,8 @@ def decision_clear_interval(
     previous = {"previous_months": regimen.maintenance_interval_months, "previous_reason": regimen.interval_reason}
     if regimen.maintenance_interval_months is None:
         raise ValidationError({NON_FIELD_ERRORS: NO_OVERRIDE})
-    patient_services.regimen_clear_interval_override(regimen=regimen, by=by)
+    record.regimen_clear_interval_override(regimen=regimen, by=by)
+    record_changed(patient)
     return _record(
         patient=patient, kind=Decision.Kind.INTERVAL_OVERRIDE_CLEARED, by=by, reason=text, now=now, details=previous
     )
@@ -154,7 +235,8 @@ def decision_approve_oral_switch(
     regimen = _locked_regimen(patient)
     status = _current_status(patient, today)
     _require_oral_candidate(status, regimen)
-    patient_services.regimen_switch_to_oral(regimen=regimen, since=since, by=by, today=today)
+    record.regimen_switch_to_oral(regimen=regimen, since=since, by=by, today=today)
+    record_changed(patient)
     return _record(
         patient=patient,
         kind=Decision.Kind.ORAL_SWITCH_APPROVED,
@@ -209,8 +291,7 @@ def decision_acknowledge_alert(
     fires anew."""
     _require_decision_maker(by)
     text = _reason(reason)
-    status = CareStatus.objects.filter(patient=patient).first()
-    alert = next((a for a in (status.alerts if status else []) if a["rule"] == alert_rule), None)
+    alert = CareAlert.objects.filter(patient=patient, rule=alert_rule).first()
     if alert is None:
         raise ValidationError({"alert_rule": ALERT_NOT_ACTIVE})
     return _record(
@@ -220,6 +301,6 @@ def decision_acknowledge_alert(
         reason=text,
         now=now,
         alert_rule=alert_rule,
-        alert_since=datetime.date.fromisoformat(alert["since"]),
-        details={"severity": alert["severity"], "message": alert["message"]},
+        alert_since=alert.since,
+        details={"severity": alert.severity_name, "message": alert.message},
     )

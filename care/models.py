@@ -1,0 +1,117 @@
+"""What the protocol engine says about each patient, stored for the pages, the counts and reminders.
+
+Derived data, not a clinical record: care.services rewrites a patient's rows in the transaction of
+every change the engine reads (the application layer calls it) and once a day for every active
+patient. The tables kept their names when the models moved here from `protocols`.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F
+
+from protocols.engine import evaluate as engine
+
+
+class Phase(models.TextChoices):
+    NOT_STARTED = engine.NOT_STARTED, "Not started"
+    LOADING = engine.LOADING, "Loading"
+    MAINTENANCE = engine.MAINTENANCE, "Maintenance"
+    ORAL = engine.ORAL, "Oral therapy"
+
+
+class Verdict(models.TextChoices):
+    LIFELONG = engine.LIFELONG, "Lifelong injections"
+    CONTINUE = engine.CONTINUE, "Continue injections"
+    ORAL_SWITCH_CANDIDATE = engine.ORAL_SWITCH_CANDIDATE, "Oral-switch candidate"
+
+
+class RecheckLab(models.TextChoices):
+    B12 = "b12", "B12"
+    CBC = "cbc", "Full blood count"
+    IRON = "iron", "Iron studies"
+    MMA = "mma", "MMA"
+    HOMOCYSTEINE = "homocysteine", "Homocysteine"
+    BARIATRIC_PANEL = "bariatric_panel", "Post-bariatric panel"
+
+
+class Severity(models.IntegerChoices):
+    NONE = 0, "None"
+    INFO = 1, "Info"
+    MEDIUM = 2, "Medium"
+    HIGH = 3, "High"
+
+    @classmethod
+    def of(cls, name: str) -> Severity:
+        """The engine's severity name ("high") as a stored value."""
+        return cls[name.upper()]
+
+
+class CareStatus(models.Model):
+    """The engine's evaluation of one patient; its alerts are CareAlert rows. Each row records the
+    profile version and the date it was evaluated for, and `because` the rule ids behind each result."""
+
+    patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="care_status")
+    # A copy of patient.is_active, so the pages filter and count without joining the patients.
+    patient_active = models.BooleanField(default=True)
+    # A digest of the stored result and its alerts (care.services): an unchanged status is not rewritten.
+    fingerprint = models.CharField(max_length=32, blank=True)
+    profile = models.ForeignKey("protocols.ProtocolProfile", on_delete=models.PROTECT, related_name="+")
+    profile_version = models.PositiveIntegerField()
+    as_of = models.DateField(help_text="The date the engine evaluated the patient for.")
+    evaluated_at = models.DateTimeField()
+
+    phase = models.CharField(max_length=20, choices=Phase.choices)
+    loading_doses_given = models.PositiveSmallIntegerField()
+    maintenance_interval_months = models.PositiveSmallIntegerField(null=True)
+    suggested_interval_months = models.PositiveSmallIntegerField(null=True)
+    maintenance_start = models.DateField(null=True)
+    next_injection_due = models.DateField(null=True)
+    next_recheck_due = models.DateField(null=True)
+    recheck_labs = models.JSONField(default=list)
+    verdict = models.CharField(max_length=30, choices=Verdict.choices)
+    verdict_rules = models.JSONField(default=list)
+    verdict_unmet = models.JSONField(default=list)
+    rules = models.JSONField(default=list)
+    because = models.JSONField(default=dict)
+    latest_b12 = models.DecimalField(max_digits=12, decimal_places=4, null=True)
+    latest_b12_category = models.CharField(max_length=12, blank=True)
+
+    class Meta:
+        db_table = "protocols_carestatus"
+        verbose_name_plural = "care statuses"
+        indexes = [
+            models.Index(fields=["next_injection_due"], name="care_next_injection_due"),
+            models.Index(fields=["next_recheck_due"], name="care_next_recheck_due"),
+            models.Index(fields=["verdict"], name="care_verdict"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Care status of patient {self.patient_id} on {self.as_of}"
+
+
+class CareAlert(models.Model):
+    """One active alert of an active patient, the only place alerts are stored: the pages filter,
+    count and order them in the database (indexed). Rewritten with the patient's CareStatus, in the
+    same transaction; a discharged patient has none."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="care_alerts")
+    rule = models.CharField(max_length=40)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    since = models.DateField(help_text="The alert has been active without a break since this date.")
+    message = models.TextField()
+
+    class Meta:
+        db_table = "protocols_carealert"
+        ordering = ["-severity", "since", "rule"]
+        constraints = [models.UniqueConstraint(fields=["patient", "rule"], name="care_alert_one_per_rule")]
+        # The dashboard's order: most severe first, then the longest-standing.
+        indexes = [models.Index(F("severity").desc(), F("since"), F("id"), name="care_alert_dashboard_order")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} of patient {self.patient_id} since {self.since}"
+
+    @property
+    def severity_name(self) -> str:
+        """ "high", "medium" or "info", as the engine and the templates name it."""
+        return Severity(self.severity).label.lower()

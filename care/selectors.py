@@ -1,0 +1,367 @@
+"""Reads of the care status: the nurse's worklist, the physician's dashboard, search, and the counts
+that the pages and the staff digest show (one definition each, so they always agree).
+
+Each runs a fixed number of queries whatever the number of patients. "Due" and "overdue" compare the
+stored due dates with `today` in the query itself, so the lists are right even before the daily
+re-evaluation has turned yesterday's due date into an overdue alert.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from care.models import CareAlert, CareStatus, Phase, Severity, Verdict
+from patients.models import Cause, CauseKind, Decision, LabResult, Patient
+from protocols.engine.rules import ALERT_SEVERITY
+
+# The worklist shows rechecks due within this many days, so the labs can be drawn at a visit this week.
+WORKLIST_RECHECK_DAYS = 7
+# The dashboard looks this far ahead for rechecks.
+DASHBOARD_RECHECK_DAYS = 14
+# An injection more than this many days overdue: lost to follow-up.
+LOST_TO_FOLLOW_UP_DAYS = 60
+# Rows shown per dashboard list unless all are asked for (the counts are always complete).
+LIST_LIMIT = 25
+
+ALERT_RULES: tuple[str, ...] = tuple(ALERT_SEVERITY)
+DASHBOARD_SEVERITIES = ("high", "medium")
+
+
+# CareStatus columns no dashboard or worklist row shows: left in the database.
+_NOT_LISTED = ("because", "rules", "verdict_rules", "verdict_unmet")
+
+
+def _active_statuses() -> QuerySet[CareStatus]:
+    return CareStatus.objects.filter(patient_active=True).select_related("patient")
+
+
+# Worklist ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InjectionDue:
+    status: CareStatus
+    days_overdue: int
+
+    @property
+    def patient(self) -> Patient:
+        return self.status.patient
+
+
+@dataclass(frozen=True)
+class RecheckDue:
+    status: CareStatus
+    days_until: int  # negative when overdue
+
+    @property
+    def patient(self) -> Patient:
+        return self.status.patient
+
+    @property
+    def days_overdue(self) -> int:
+        return max(0, -self.days_until)
+
+
+@dataclass(frozen=True)
+class Worklist:
+    today: datetime.date
+    recheck_until: datetime.date
+    injections: list[InjectionDue]
+    rechecks: list[RecheckDue]
+    injections_total: int
+    rechecks_total: int
+    lost: int  # injections more than LOST_TO_FOLLOW_UP_DAYS overdue: on the physician's dashboard
+    limited: bool
+
+
+# Rows per worklist list unless all are asked for (the totals are always complete): a clinic day's page.
+WORKLIST_LIMIT = 50
+
+
+def _worklist_queries(today: datetime.date) -> tuple[QuerySet[CareStatus], QuerySet[CareStatus], QuerySet[CareStatus]]:
+    """(injections due, rechecks due, lost to follow-up): the worklist's three sets of active patients."""
+    recheck_until = today + datetime.timedelta(days=WORKLIST_RECHECK_DAYS)
+    lost_before = today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
+    active = _active_statuses()
+    return (
+        active.filter(next_injection_due__lte=today, next_injection_due__gte=lost_before),
+        active.filter(next_recheck_due__lte=recheck_until),
+        active.filter(next_injection_due__lt=lost_before),
+    )
+
+
+def worklist_counts(*, today: datetime.date) -> dict[str, int]:
+    """The worklist's totals: injections due, rechecks due, patients lost to follow-up (on the
+    dashboard). The worklist page and the nurses' digest both show these. Three queries."""
+    injections, rechecks, lost = _worklist_queries(today)
+    return {"injections": injections.count(), "rechecks": rechecks.count(), "lost": lost.count()}
+
+
+def worklist(*, today: datetime.date, limit: int | None = WORKLIST_LIMIT) -> Worklist:
+    """Active patients whose injection is due today or overdue (most overdue first, up to
+    LOST_TO_FOLLOW_UP_DAYS; those lost to follow-up are counted, and listed on the dashboard), and
+    those whose lab recheck is due within WORKLIST_RECHECK_DAYS or overdue, with the labs to draw.
+    At most `limit` rows a list. Five queries."""
+    injections, rechecks, _ = _worklist_queries(today)
+    totals = worklist_counts(today=today)
+    by_due = ("next_injection_due", "patient__family_name", "patient__given_name", "pk")
+    by_recheck = ("next_recheck_due", "patient__family_name", "patient__given_name", "pk")
+    return Worklist(
+        today=today,
+        recheck_until=today + datetime.timedelta(days=WORKLIST_RECHECK_DAYS),
+        injections=[
+            InjectionDue(status, (today - status.next_injection_due).days)
+            for status in injections.defer(*_NOT_LISTED).order_by(*by_due)[:limit]
+        ],
+        rechecks=[
+            RecheckDue(status, (status.next_recheck_due - today).days)
+            for status in rechecks.defer(*_NOT_LISTED).order_by(*by_recheck)[:limit]
+        ],
+        injections_total=totals["injections"],
+        rechecks_total=totals["rechecks"],
+        lost=totals["lost"],
+        limited=limit is not None,
+    )
+
+
+# Dashboard -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    care_alert: CareAlert
+
+    @property
+    def patient(self) -> Patient:
+        return self.care_alert.patient
+
+    @property
+    def alert(self) -> dict[str, str]:
+        a = self.care_alert
+        return {"rule": a.rule, "severity": a.severity_name, "message": a.message, "since": a.since.isoformat()}
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    alert_rule: str = ""
+    cause: str = ""
+
+    @classmethod
+    def parse(cls, data: dict[str, str] | object) -> DashboardFilters:
+        """Unknown values are ignored (an old bookmark never errors)."""
+        get = getattr(data, "get", lambda key, default="": default)
+        rule = get("alert", "") or ""
+        cause = get("cause", "") or ""
+        return cls(
+            alert_rule=rule if rule in ALERT_RULES else "",
+            cause=cause if cause in CauseKind.values else "",
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.alert_rule or self.cause)
+
+
+@dataclass
+class Dashboard:
+    today: datetime.date
+    filters: DashboardFilters
+    overdue: list[InjectionDue] = field(default_factory=list)
+    lost: list[InjectionDue] = field(default_factory=list)
+    rechecks_soon: list[RecheckDue] = field(default_factory=list)
+    rechecks_overdue: list[RecheckDue] = field(default_factory=list)
+    alerts: list[AlertRow] = field(default_factory=list)
+    oral_candidates: list[CareStatus] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    recheck_until: datetime.date | None = None
+    lost_before: datetime.date | None = None
+    limit: int | None = None
+
+
+def unacknowledged_alerts() -> QuerySet[CareAlert]:
+    """Active patients' alerts that no acknowledgement covers. An acknowledgement covers one
+    occurrence: same patient and rule, recorded while the alert was active since the same date. An
+    alert that cleared and fired again has a later `since`, so the old acknowledgement no longer
+    covers it."""
+    covering = Decision.objects.filter(
+        patient=OuterRef("patient"),
+        kind=Decision.Kind.ALERT_ACKNOWLEDGED,
+        alert_rule=OuterRef("rule"),
+        alert_since__gte=OuterRef("since"),
+    )
+    return CareAlert.objects.exclude(Exists(covering))  # only active patients have alert rows
+
+
+def _filtered(queryset: QuerySet[CareStatus], filters: DashboardFilters) -> QuerySet[CareStatus]:
+    if filters.alert_rule:
+        queryset = queryset.filter(
+            Exists(CareAlert.objects.filter(patient=OuterRef("patient"), rule=filters.alert_rule))
+        )
+    if filters.cause:
+        queryset = queryset.filter(Exists(Cause.objects.filter(patient=OuterRef("patient"), kind=filters.cause)))
+    return queryset
+
+
+def _awaiting_oral_decision() -> Q:
+    """Oral-switch candidates not on oral therapy whom no physician has declined since the last lab
+    result was entered (a decline stands until new results reopen the question)."""
+    newer_lab = LabResult.objects.filter(patient=OuterRef("patient"), entered_at__gt=OuterRef("made_at"))
+    declined = Decision.objects.filter(patient=OuterRef("patient"), kind=Decision.Kind.ORAL_SWITCH_DECLINED).filter(
+        ~Exists(newer_lab)
+    )
+    return Q(verdict=Verdict.ORAL_SWITCH_CANDIDATE) & ~Q(phase=Phase.ORAL) & ~Q(Exists(declined))
+
+
+@dataclass(frozen=True)
+class _DashboardQueries:
+    today: datetime.date
+    statuses: QuerySet[CareStatus]
+    alerts: QuerySet[CareAlert]
+    overdue: Q
+    lost: Q
+    rechecks_soon: Q
+    rechecks_overdue: Q
+
+    @property
+    def recheck_until(self) -> datetime.date:
+        return self.today + datetime.timedelta(days=DASHBOARD_RECHECK_DAYS)
+
+    @property
+    def lost_before(self) -> datetime.date:
+        return self.today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
+
+
+def _dashboard_queries(today: datetime.date, filters: DashboardFilters) -> _DashboardQueries:
+    lost_before = today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
+    alerts = unacknowledged_alerts().filter(severity__gte=Severity.MEDIUM)
+    if filters.alert_rule:
+        alerts = alerts.filter(rule=filters.alert_rule)
+    if filters.cause:
+        alerts = alerts.filter(Exists(Cause.objects.filter(patient=OuterRef("patient"), kind=filters.cause)))
+    return _DashboardQueries(
+        today=today,
+        statuses=_filtered(_active_statuses(), filters),
+        alerts=alerts,
+        overdue=Q(next_injection_due__lt=today, next_injection_due__gte=lost_before),
+        lost=Q(next_injection_due__lt=lost_before),
+        rechecks_soon=Q(
+            next_recheck_due__gte=today, next_recheck_due__lte=today + datetime.timedelta(days=DASHBOARD_RECHECK_DAYS)
+        ),
+        rechecks_overdue=Q(next_recheck_due__lt=today),
+    )
+
+
+def dashboard_counts(*, today: datetime.date, filters: DashboardFilters | None = None) -> dict[str, int]:
+    """The dashboard's counts: overdue injections, lost to follow-up, rechecks soon and overdue,
+    oral-switch candidates awaiting a decision, unacknowledged high and medium alerts. The dashboard
+    and the physicians' digest both show these. Three queries."""
+    queries = _dashboard_queries(today, filters or DashboardFilters())
+    counts: dict[str, int] = queries.statuses.aggregate(
+        overdue=Count("pk", filter=queries.overdue),
+        lost=Count("pk", filter=queries.lost),
+        rechecks_soon=Count("pk", filter=queries.rechecks_soon),
+        rechecks_overdue=Count("pk", filter=queries.rechecks_overdue),
+    )
+    counts["oral_candidates"] = queries.statuses.filter(_awaiting_oral_decision()).count()
+    by_severity = dict(queries.alerts.values_list("severity").annotate(n=Count("pk")).values_list("severity", "n"))
+    counts["alerts_high"] = by_severity.get(Severity.HIGH, 0)
+    counts["alerts_medium"] = by_severity.get(Severity.MEDIUM, 0)
+    return counts
+
+
+def dashboard(
+    *, today: datetime.date, filters: DashboardFilters | None = None, limit: int | None = LIST_LIMIT
+) -> Dashboard:
+    """The physician's panel: counts and lists. Ten queries whatever the number of patients."""
+    filters = filters or DashboardFilters()
+    queries = _dashboard_queries(today, filters)
+    base = queries.statuses.defer(*_NOT_LISTED)
+    by_due = ("next_injection_due", "patient__family_name", "patient__given_name")
+    by_recheck = ("next_recheck_due", "patient__family_name", "patient__given_name")
+    board = Dashboard(
+        today=today,
+        filters=filters,
+        counts=dashboard_counts(today=today, filters=filters),
+        recheck_until=queries.recheck_until,
+        lost_before=queries.lost_before,
+        limit=limit,
+    )
+    board.overdue = [
+        InjectionDue(s, (today - s.next_injection_due).days)
+        for s in base.filter(queries.overdue).order_by(*by_due)[:limit]
+    ]
+    board.lost = [
+        InjectionDue(s, (today - s.next_injection_due).days)
+        for s in base.filter(queries.lost).order_by(*by_due)[:limit]
+    ]
+    board.rechecks_soon = [
+        RecheckDue(s, (s.next_recheck_due - today).days)
+        for s in base.filter(queries.rechecks_soon).order_by(*by_recheck)[:limit]
+    ]
+    board.rechecks_overdue = [
+        RecheckDue(s, (s.next_recheck_due - today).days)
+        for s in base.filter(queries.rechecks_overdue).order_by(*by_recheck)[:limit]
+    ]
+    board.oral_candidates = list(
+        base.filter(_awaiting_oral_decision()).order_by("patient__family_name", "patient__given_name")[:limit]
+    )
+    board.alerts = [
+        AlertRow(a) for a in queries.alerts.select_related("patient").order_by("-severity", "since", "pk")[:limit]
+    ]
+    return board
+
+
+# Search --------------------------------------------------------------------------------------------
+
+SEARCH_LIMIT = 25
+
+
+def patient_search(*, query: str, limit: int = SEARCH_LIMIT) -> list[Patient]:
+    """Patients whose name or medical record number contains every word typed (active ones first).
+    With nothing typed: the first active patients by name. One query."""
+    patients = Patient.objects.select_related("care_status")
+    for term in query.split()[:5]:
+        patients = patients.filter(
+            Q(given_name__icontains=term) | Q(family_name__icontains=term) | Q(mrn__icontains=term)
+        )
+    if not query.strip():
+        patients = patients.filter(is_active=True)
+    return list(patients.order_by("-is_active", "family_name", "given_name", "pk")[:limit])
+
+
+# The injection form --------------------------------------------------------------------------------
+
+# GUIDANCE.md schedules; a dose this much earlier asks the nurse to confirm it.
+EARLY_MAINTENANCE_DAYS = 7  # maintenance: more than 7 days before the next injection is due
+EARLY_LOADING_DAYS = 5  # loading: less than 5 days after the previous dose
+
+
+def injection_early_warning(*, patient: Patient, given_at: datetime.datetime) -> str | None:
+    """A warning when a dose comes much earlier than due: in maintenance, more than
+    EARLY_MAINTENANCE_DAYS before the next injection is due; in loading, less than EARLY_LOADING_DAYS
+    after the previous dose. None when the dose is on time."""
+    status = getattr(patient, "care_status", None)
+    if status is None:
+        return None
+    day = timezone.localdate(given_at)
+    if status.phase == Phase.MAINTENANCE and status.next_injection_due is not None:
+        early = (status.next_injection_due - day).days
+        if early > EARLY_MAINTENANCE_DAYS:
+            return (
+                f"This dose is {early} days early: the next maintenance injection is due on "
+                f"{status.next_injection_due:%d %b %Y}. Tick the box to confirm it."
+            )
+    if status.phase == Phase.LOADING:
+        previous = patient.injections.filter(given_at__lte=given_at).order_by("-given_at").first()
+        if previous is not None:
+            gap = (day - timezone.localdate(previous.given_at)).days
+            if gap < EARLY_LOADING_DAYS:
+                return (
+                    f"Only {gap} day(s) after the previous loading dose ({timezone.localdate(previous.given_at):%d %b %Y}); "
+                    f"loading doses are given about 7 days apart. Tick the box to confirm it."
+                )
+    return None

@@ -1,0 +1,220 @@
+"""Storage: evaluate patients and store their care status and alerts.
+
+`care_status_refresh` runs inside the caller's transaction (the application layer, clinic.actions,
+calls it after every change the engine reads), so a saved injection and the due date it moves commit
+together. `care_status_refresh_all` is the daily pass that makes date-driven alerts (overdue) appear
+without anyone touching the record. Loading the facts is care.facts; saying why is care.explanation.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from care.facts import facts_by_patient
+from care.models import CareAlert, CareStatus, Severity
+from patients.models import Patient
+from protocols.engine.evaluate import Evaluation, evaluate
+from protocols.engine.facts import Facts
+from protocols.engine.profiles import Profile
+from protocols.models import ProtocolProfile
+from protocols.selectors import profile_to_engine
+
+_STATUS_FIELDS = [
+    "patient_active",
+    "fingerprint",
+    "profile",
+    "profile_version",
+    "as_of",
+    "evaluated_at",
+    "phase",
+    "loading_doses_given",
+    "maintenance_interval_months",
+    "suggested_interval_months",
+    "maintenance_start",
+    "next_injection_due",
+    "next_recheck_due",
+    "recheck_labs",
+    "verdict",
+    "verdict_rules",
+    "verdict_unmet",
+    "rules",
+    "because",
+    "latest_b12",
+    "latest_b12_category",
+]
+
+
+class _Profiles:
+    """Engine profiles by slug, loaded once per refresh."""
+
+    def __init__(self) -> None:
+        self.rows = {row.slug: row for row in ProtocolProfile.objects.all()}
+        self.engine = {slug: profile_to_engine(row) for slug, row in self.rows.items()}
+
+    def for_facts(self, facts: Facts) -> tuple[ProtocolProfile, Profile]:
+        slug = facts.regimen.profile
+        return self.rows[slug], self.engine[slug]
+
+
+def _fingerprint(values: dict[str, object], alerts: list[dict[str, str]]) -> str:
+    """A digest of everything a care status says, its alerts included, except when it was computed:
+    equal digests, equal statuses, so the daily refresh rewrites only the rows that changed."""
+    said = {key: value for key, value in values.items() if key not in ("as_of", "evaluated_at", "fingerprint")}
+    said["profile"] = values["profile"].pk  # type: ignore[attr-defined]
+    said["alerts"] = alerts
+    return hashlib.blake2b(json.dumps(said, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
+
+
+def _alerts(evaluation: Evaluation, was_since: dict[str, datetime.date]) -> list[dict[str, str]]:
+    """The evaluation's alerts, each with the date it has been active since: kept across refreshes,
+    so an acknowledgement can hide it while it stays active and a fresh occurrence shows again."""
+    return [
+        {**alert.to_dict(), "since": (was_since.get(alert.rule) or evaluation.as_of).isoformat()}
+        for alert in evaluation.alerts
+    ]
+
+
+def _status_values(evaluation: Evaluation, profile_row: ProtocolProfile, now: datetime.datetime) -> dict[str, object]:
+    return {
+        "profile": profile_row,
+        "profile_version": evaluation.profile_version,
+        "as_of": evaluation.as_of,
+        "evaluated_at": now,
+        "phase": evaluation.phase,
+        "loading_doses_given": evaluation.loading_doses_given,
+        "maintenance_interval_months": evaluation.maintenance_interval_months,
+        "suggested_interval_months": evaluation.suggested_interval_months,
+        "maintenance_start": evaluation.maintenance_start,
+        "next_injection_due": evaluation.next_injection_due,
+        "next_recheck_due": evaluation.next_recheck_due,
+        "recheck_labs": list(evaluation.recheck_labs),
+        "verdict": evaluation.discontinuation.verdict,
+        "verdict_rules": list(evaluation.discontinuation.rules),
+        "verdict_unmet": list(evaluation.discontinuation.unmet),
+        "rules": list(evaluation.rules),
+        "because": {key: list(value) for key, value in evaluation.because.items()},
+        "latest_b12": evaluation.latest_b12,
+        "latest_b12_category": evaluation.latest_b12_category or "",
+    }
+
+
+# Patient ids whose refresh waits for the end of a `care_status_refresh_deferred()` block.
+_deferred: ContextVar[set[int] | None] = ContextVar("care_status_deferred", default=None)
+
+
+@contextmanager
+def care_status_refresh_deferred() -> Iterator[None]:
+    """Refresh each patient touched inside the block once, when it ends, instead of after every write.
+
+    For batches (the demo seed, imports) that write many facts of one patient. Put it inside the
+    batch's transaction so the statuses still commit with the facts; nothing is refreshed when the
+    block raises (the transaction is rolled back anyway)."""
+    if _deferred.get() is not None:  # nested: the outer block refreshes
+        yield
+        return
+    pending: set[int] = set()
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    if pending:
+        care_status_refresh_all(patients=Patient.objects.filter(pk__in=pending))
+
+
+@transaction.atomic
+def care_status_refresh(*, patient: Patient, today: datetime.date | None = None) -> CareStatus | None:
+    """Re-evaluate one patient and store the result, inside the caller's transaction (or, inside
+    `care_status_refresh_deferred()`, note the patient for the refresh at the end of that block)."""
+    pending = _deferred.get()
+    if pending is not None:
+        pending.add(patient.pk)
+        return None
+    _refresh([patient.pk], as_of=today or timezone.localdate(), profiles=_Profiles(), now=timezone.now())
+    return CareStatus.objects.get(patient_id=patient.pk)
+
+
+@dataclass(frozen=True)
+class RefreshSummary:
+    patients: int
+    alerts: int
+
+
+def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: datetime.datetime) -> int:
+    """Evaluate these patients and upsert their care statuses and alerts; returns the number of alerts."""
+    fingerprints = dict(CareStatus.objects.filter(patient_id__in=ids).values_list("patient_id", "fingerprint"))
+    since: dict[int, dict[str, datetime.date]] = defaultdict(dict)
+    for pid, rule, day in CareAlert.objects.filter(patient_id__in=ids).values_list("patient_id", "rule", "since"):
+        since[pid][rule] = day
+    inactive = set(Patient.objects.filter(pk__in=ids, is_active=False).values_list("pk", flat=True))
+    rows: list[CareStatus] = []
+    alert_rows: list[CareAlert] = []
+    unchanged: list[int] = []
+    alerts = 0
+    for pid, facts in facts_by_patient(ids, as_of=as_of).items():
+        profile_row, profile = profiles.for_facts(facts)
+        evaluation = evaluate(facts, profile)
+        values = _status_values(evaluation, profile_row, now)
+        values["patient_active"] = pid not in inactive
+        # A discharged patient has no alert rows.
+        active_alerts = _alerts(evaluation, since[pid]) if pid not in inactive else []
+        values["fingerprint"] = _fingerprint(values, active_alerts)
+        alerts += len(active_alerts)
+        if fingerprints.get(pid) == values["fingerprint"]:
+            unchanged.append(pid)  # most statuses on most days: only the evaluation date moves
+            continue
+        rows.append(CareStatus(patient_id=pid, **values))
+        alert_rows += [
+            CareAlert(
+                patient_id=pid,
+                rule=alert["rule"],
+                severity=Severity.of(alert["severity"]),
+                since=datetime.date.fromisoformat(alert["since"]),
+                message=alert["message"],
+            )
+            for alert in active_alerts
+        ]
+    if unchanged:
+        CareStatus.objects.filter(patient_id__in=unchanged).update(as_of=as_of, evaluated_at=now)
+    if not rows:
+        return alerts
+    CareStatus.objects.bulk_create(rows, update_conflicts=True, unique_fields=["patient"], update_fields=_STATUS_FIELDS)
+    CareAlert.objects.filter(patient_id__in=[row.patient_id for row in rows]).delete()
+    CareAlert.objects.bulk_create(alert_rows)
+    return alerts
+
+
+def care_status_refresh_all(
+    *, today: datetime.date | None = None, patients: QuerySet[Patient] | None = None, chunk_size: int = 1000
+) -> RefreshSummary:
+    """Re-evaluate every active patient (or `patients`) and upsert their care statuses in bulk.
+
+    Each chunk is its own transaction: a refresh of 100,000 patients does not hold one long lock,
+    and a crash halfway leaves every stored status consistent with the facts it was computed from."""
+    as_of = today or timezone.localdate()
+    queryset = patients if patients is not None else Patient.objects.filter(is_active=True)
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    profiles, now = _Profiles(), timezone.now()
+    alerts = 0
+    for start in range(0, len(ids), chunk_size):
+        with transaction.atomic():
+            alerts += _refresh(ids[start : start + chunk_size], as_of=as_of, profiles=profiles, now=now)
+    return RefreshSummary(patients=len(ids), alerts=alerts)
+
+
+def care_status_refresh_stale(*, today: datetime.date | None = None) -> RefreshSummary:
+    """Refresh every active patient whose care status is missing or was evaluated before `today`."""
+    as_of = today or timezone.localdate()
+    stale = Patient.objects.filter(is_active=True).filter(Q(care_status__isnull=True) | Q(care_status__as_of__lt=as_of))
+    return care_status_refresh_all(today=as_of, patients=stale)

@@ -1,0 +1,90 @@
+"""The daily staff digest: one email a day per nurse and physician with what waits for them, sent
+through the same outbox claim as the reminders. Its numbers are the pages' own (care.selectors)."""
+
+from __future__ import annotations
+
+import datetime
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import EmailMultiAlternatives
+from django.db import models, transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from accounts import roles
+from care import selectors as counts
+from reminders import emails, selectors
+from reminders.models import StaffDigest, Status
+from reminders.outbox import Outcome, claim, deliver, enqueue_on_commit, ready
+
+
+def _digest_recipients() -> models.QuerySet[AbstractBaseUser]:
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[roles.NURSE, roles.PHYSICIAN])
+        .exclude(email="")
+        .distinct()
+    )
+
+
+def staff_digests_create(*, now: datetime.datetime, enqueue: bool = True) -> list[int]:
+    """Today's digest row for every nurse and physician with an email (once: unique per user and day),
+    queued after commit; the ids of today's pending digests."""
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        StaffDigest.objects.bulk_create(
+            [
+                StaffDigest(user=user, date=today, next_attempt_at=now, created_at=now, updated_at=now)
+                for user in _digest_recipients()
+            ],
+            ignore_conflicts=True,
+        )
+        ids = list(ready(StaffDigest, now).filter(date=today).order_by("pk").values_list("pk", flat=True))
+        if enqueue:
+            enqueue_on_commit(StaffDigest, ids, "reminders.tasks.send_staff_digest", now)
+    return ids
+
+
+def _site_url(name: str, fallback: str) -> str:
+    """The absolute address of a named page (the staff pages' own app may not be installed)."""
+    try:
+        return settings.SITE_URL + reverse(name)
+    except NoReverseMatch:
+        return settings.SITE_URL + fallback
+
+
+def staff_digest_email(digest: StaffDigest, today: datetime.date) -> EmailMultiAlternatives:
+    user = digest.user
+    nurse, physician = roles.is_nurse(user), roles.is_physician(user)
+    context: dict[str, object] = {
+        "name": user.get_full_name() or user.get_username(),
+        "day": emails.format_day(today),
+        "nurse": nurse,
+        "physician": physician,
+        "worklist_url": _site_url("worklist", "/worklist/"),
+        "dashboard_url": _site_url("dashboard", "/dashboard/"),
+        "reminders_url": settings.SITE_URL + reverse("reminders:list"),
+        "failed_reminders": selectors.reminders_failed_count(),
+    }
+    if nurse:
+        context["worklist"] = counts.worklist_counts(today=today)
+    if physician:
+        context["dashboard"] = counts.dashboard_counts(today=today)
+    return emails.build_email(template="staff_digest", context=context, to=user.email, message_id=digest.message_id)
+
+
+def staff_digest_send(*, digest_id: int, now: datetime.datetime) -> Outcome:
+    """Send one day's digest at most once (the same claim as reminders)."""
+    if not claim(StaffDigest, digest_id, now):
+        return Outcome("not_claimed")
+    digest = StaffDigest.objects.select_related("user").get(pk=digest_id)
+    today = timezone.localdate(now)
+    if digest.date != today or not digest.user.is_active or not digest.user.email:
+        digest.status, digest.updated_at = Status.CANCELLED, now
+        digest.last_error = "not sent: another day, or the user has no email any more"
+        digest.save(update_fields=["status", "last_error", "updated_at"])
+        return Outcome(Status.CANCELLED)
+    return deliver(digest, partial(staff_digest_email, digest, today), now, lambda status, note: None)
