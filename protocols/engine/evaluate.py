@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from operator import attrgetter
 
 from .dates import add_months, completed_years
 from .facts import FOLIC_ACID, Facts, LabFact, SymptomFact
 from .profiles import FIRST_YEAR, Profile
 from .rules import ALERT_SEVERITY, SEVERITY_ORDER
+from .units import EXACT_DIGITS, canonical_unit, round_for_storage, written
 
 NOT_STARTED, LOADING, MAINTENANCE, ORAL = "not_started", "loading", "maintenance", "oral"
 LIFELONG, CONTINUE, ORAL_SWITCH_CANDIDATE = "lifelong", "continue", "oral_switch_candidate"
@@ -427,7 +428,22 @@ def _within_target(lab: LabFact, profile: Profile) -> bool:
 
 
 def _fmt(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+    """A canonical value for display: to 4 decimal places at most, 'about' when that rounded it."""
+    with localcontext() as context:
+        context.prec = 2 * EXACT_DIGITS
+        exponent = value.as_tuple().exponent
+        shown = round_for_storage(value) if isinstance(exponent, int) and exponent < -4 else value
+    text = f"{shown.normalize():f}"
+    return text if shown == value else f"about {text}"
+
+
+def _shown(lab: LabFact) -> str:
+    """A lab value for a message: as entered when known, with the canonical value beside it when the
+    unit differs (rounding is display only: the rules compared the exact value)."""
+    canonical = f"{_fmt(lab.value)} {canonical_unit(lab.analyte)}"
+    if lab.value_entered is None or not lab.unit_entered or lab.unit_entered == canonical_unit(lab.analyte):
+        return f"{written(lab.value_entered)} {lab.unit_entered}" if lab.value_entered is not None else canonical
+    return f"{written(lab.value_entered)} {lab.unit_entered} ({canonical})"
 
 
 def _alerts(
@@ -470,21 +486,21 @@ def _alerts(
         found.append(
             (
                 "ALERT-B12-LOW",
-                f"B12 of {_fmt(lab.value)} pg/mL on {lab.date.isoformat()} is low despite maintenance: treatment failure?",
+                f"B12 of {_shown(lab)} on {lab.date.isoformat()} is low despite maintenance: treatment failure?",
             )
         )
     if latest_b12 is not None and latest_b12_cat == BORDERLINE:
         found.append(
             (
                 "ALERT-B12-BORDERLINE",
-                f"Latest B12 of {_fmt(latest_b12.value)} pg/mL on {latest_b12.date.isoformat()} is borderline: order MMA.",
+                f"Latest B12 of {_shown(latest_b12)} on {latest_b12.date.isoformat()} is borderline: order MMA.",
             )
         )
     mma, hcy = labs.latest.get("mma"), labs.latest.get("homocysteine")
     high = [lab for lab in (mma, hcy) if lab is not None and not _within_target(lab, profile)]
     if high:
         names = " and ".join(
-            f"{'MMA' if lab.analyte == 'mma' else 'homocysteine'} {_fmt(lab.value)} on {lab.date.isoformat()}"
+            f"{'MMA' if lab.analyte == 'mma' else 'homocysteine'} {_shown(lab)} on {lab.date.isoformat()}"
             for lab in high
         )
         found.append(("ALERT-FUNCTIONAL-DEFICIENCY", f"Latest {names} above target: functional deficiency."))
@@ -513,9 +529,9 @@ def _alerts(
     ferritin, tsat = labs.latest.get("ferritin"), labs.latest.get("transferrin_saturation")
     iron_low = []
     if ferritin is not None and ferritin.value < profile.ferritin_low_below:
-        iron_low.append(f"ferritin {_fmt(ferritin.value)} ug/L")
+        iron_low.append(f"ferritin {_shown(ferritin)}")
     if tsat is not None and tsat.value < profile.tsat_low_below:
-        iron_low.append(f"transferrin saturation {_fmt(tsat.value)} %")
+        iron_low.append(f"transferrin saturation {_shown(tsat)}")
     if iron_low:
         found.append(("ALERT-IRON-DEFICIENCY", f"Low {' and '.join(iron_low)}: iron deficiency blunts the response."))
     vitamin_d = labs.latest.get("vitamin_d")
@@ -523,7 +539,7 @@ def _alerts(
         found.append(
             (
                 "ALERT-VITAMIN-D-LOW",
-                f"Vitamin D {_fmt(vitamin_d.value)} nmol/L on {vitamin_d.date.isoformat()} is below target after "
+                f"Vitamin D {_shown(vitamin_d)} on {vitamin_d.date.isoformat()} is below target after "
                 "bariatric surgery.",
             )
         )

@@ -26,7 +26,7 @@ ANALYTES_READ = ("b12", "mma", "homocysteine", "ferritin", "transferrin_saturati
 @dataclass(frozen=True, slots=True)
 class CauseFact:
     code: str
-    length_cm: int | None = None
+    length_cm: Decimal | int | None = None  # may be fractional: 20.5 cm is more than 20
     procedure: str | None = None
     start: date | None = None
     stop: date | None = None
@@ -58,11 +58,15 @@ class InjectionFact:
 
 @dataclass(frozen=True, slots=True)
 class LabFact:
-    """A lab result with its value in the analyte's canonical unit (see units.py)."""
+    """A lab result with its value in the analyte's canonical unit, exact (units.to_canonical_exact):
+    never the 4-decimal stored value. `value_entered` and `unit_entered`, when given, are only shown in
+    messages (a number as it was written)."""
 
     date: date
     analyte: str
     value: Decimal
+    value_entered: Decimal | None = None
+    unit_entered: str = ""
 
 
 @dataclass(frozen=True, slots=True)
