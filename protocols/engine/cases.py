@@ -17,6 +17,8 @@ from .evaluate import evaluate
 from .facts import (
     BARIATRIC_PROCEDURES,
     CAUSE_CODES,
+    INTERVAL_DAYS_MAX,
+    INTERVAL_DAYS_MIN,
     PREGNANCY_STATES,
     CauseFact,
     Facts,
@@ -204,10 +206,26 @@ def parse_case(raw: Any, profiles: Mapping[str, Profile], path: str = "") -> tup
             _path(regimen_path, "profile"), f"{written(slug)} is not a known profile; use {', '.join(profiles)}"
         )
     months = _whole(regimen_obj, "maintenance_interval_months", regimen_path, required=False)
+    days = _whole(
+        regimen_obj,
+        "maintenance_interval_days",
+        regimen_path,
+        required=False,
+        minimum=INTERVAL_DAYS_MIN,
+        maximum=INTERVAL_DAYS_MAX,
+    )
+    if months is not None and days is not None:
+        raise CaseError(
+            _path(regimen_path, "maintenance_interval_days"),
+            f"cannot be set together with {_path(regimen_path, 'maintenance_interval_months')}; "
+            "give the interval in months or in days",
+        )
     regimen = RegimenFacts(
         profile=slug,
         maintenance_interval_months=months,
         oral_since=_date(regimen_obj, "oral_since", regimen_path, required=False),
+        maintenance_interval_days=days,
+        recheck_on=_date(regimen_obj, "recheck_on", regimen_path, required=False),
     )
 
     injections = []

@@ -34,7 +34,7 @@ _RULES = (
     ),
     Rule(
         "SCHED-OVERRIDE",
-        "A physician set this patient's maintenance interval; it wins over the profile.",
+        "A physician set this patient's maintenance interval (in months, or in days: 3 to 90); it wins over the profile.",
         CLINIC_POLICY,
     ),
     Rule(
@@ -74,6 +74,11 @@ _RULES = (
         "MON-PREGNANCY-BARIATRIC",
         "Pregnant after bariatric surgery: a recheck every trimester (3 months) with the nutritional panel.",
         FIRST_SOURCE,
+    ),
+    Rule(
+        "MON-OVERRIDE",
+        "A physician set the date of the next recheck: it wins over the rules above, caps included, until a B12 is drawn from 14 days before it.",
+        CLINIC_POLICY,
     ),
     Rule("MON-ORAL", "On oral therapy: a B12 recheck every 12 months to detect recurrence.", FIRST_SOURCE),
     Rule(
