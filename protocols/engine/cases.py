@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from . import units
@@ -16,6 +17,8 @@ from .evaluate import evaluate
 from .facts import (
     BARIATRIC_PROCEDURES,
     CAUSE_CODES,
+    INTERVAL_DAYS_MAX,
+    INTERVAL_DAYS_MIN,
     PREGNANCY_STATES,
     CauseFact,
     Facts,
@@ -27,6 +30,7 @@ from .facts import (
     SymptomFact,
 )
 from .profiles import DEFAULT_PROFILE_SLUG, DRUGS, Profile
+from .units import written
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -66,7 +70,7 @@ def _date(obj: Mapping[str, Any], key: str, path: str, *, required: bool, as_of:
             raise CaseError(where, "is required (a date, YYYY-MM-DD)")
         return None
     if not isinstance(value, str) or not _ISO_DATE.match(value):
-        raise CaseError(where, f"{value!r} is not a date; use YYYY-MM-DD")
+        raise CaseError(where, f"{written(value)} is not a date; use YYYY-MM-DD")
     try:
         day = date.fromisoformat(value)
     except ValueError:
@@ -81,7 +85,7 @@ def _bool(obj: Mapping[str, Any], key: str, path: str, *, default: bool | None, 
     if value is None and (nullable or default is None):
         return None
     if not isinstance(value, bool):
-        raise CaseError(_path(path, key), f"{value!r} is not true or false")
+        raise CaseError(_path(path, key), f"{written(value)} is not true or false")
     return value
 
 
@@ -92,19 +96,39 @@ def _choice(
     if value is None and default is None:
         return None
     if value not in choices:
-        raise CaseError(_path(path, key), f"{value!r} is not one of {', '.join(choices)}")
+        raise CaseError(_path(path, key), f"{written(value)} is not one of {', '.join(choices)}")
     return value
 
 
-def _positive_int(obj: Mapping[str, Any], key: str, path: str, *, required: bool, minimum: int = 1) -> int | None:
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool) and Decimal(value).is_finite()
+
+
+def _whole(
+    obj: Mapping[str, Any], key: str, path: str, *, required: bool, minimum: int = 1, maximum: int | None = None
+) -> int | None:
+    """A whole number, which may be written 20 or 20.0, within [minimum, maximum]."""
     value = obj.get(key)
     if value is None:
         if required:
             raise CaseError(_path(path, key), "is required")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < minimum:
-        raise CaseError(_path(path, key), f"{value!r} is not a whole number of at least {minimum}")
+    wanted = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+    if not _is_number(value) or value != int(value) or value < minimum or (maximum is not None and value > maximum):
+        raise CaseError(_path(path, key), f"{written(value)} is not a whole number {wanted}")
     return int(value)
+
+
+def _length(obj: Mapping[str, Any], key: str, path: str) -> Decimal:
+    """A length in cm: required, not negative, possibly fractional (20.5 cm is more than 20)."""
+    value = obj.get(key)
+    if value is None:
+        raise CaseError(_path(path, key), "is required (a number of cm)")
+    if not _is_number(value):
+        raise CaseError(_path(path, key), f"{written(value)} is not a number")
+    if value < 0:
+        raise CaseError(_path(path, key), f"{written(value)} is negative; a length cannot be below 0")
+    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
 
 
 def _cause(raw: Any, path: str, as_of: date) -> CauseFact:
@@ -114,7 +138,7 @@ def _cause(raw: Any, path: str, as_of: date) -> CauseFact:
         raise CaseError(_path(path, "code"), f"is required; use one of {', '.join(CAUSE_CODES)}")
     length = procedure = start = stop = None
     if code in ("ileal_resection", "crohns_ileal"):
-        length = _positive_int(obj, "length_cm", path, required=True, minimum=0)
+        length = _length(obj, "length_cm", path)
     if code == "bariatric_surgery":
         procedure = _choice(obj, "procedure", path, BARIATRIC_PROCEDURES, default=None)
     if code in ("ppi", "metformin"):
@@ -133,19 +157,24 @@ def _lab(raw: Any, path: str, as_of: date) -> LabFact:
     day = _date(obj, "date", path, required=True, as_of=as_of)
     code = obj.get("analyte")
     if not isinstance(code, str) or code not in units.ANALYTES:
-        raise CaseError(_path(path, "analyte"), f"{code!r} is not an analyte; use one of {', '.join(units.ANALYTES)}")
+        raise CaseError(
+            _path(path, "analyte"), f"{written(code)} is not an analyte; use one of {', '.join(units.ANALYTES)}"
+        )
     unit = obj.get("unit")
     if not isinstance(unit, str):
         raise CaseError(_path(path, "unit"), f"is required; use {', '.join(units.ANALYTES[code].unit_symbols)}")
     value = obj.get("value")
     if isinstance(value, str) or value is None:
-        raise CaseError(_path(path, "value"), f"{value!r} is not a number")
+        raise CaseError(_path(path, "value"), f"{written(value)} is not a number")
     try:
-        canonical = units.to_canonical(code, value, unit)
+        # Exact: categories and targets compare the exact converted value; rounding is display only.
+        canonical = units.to_canonical_exact(code, value, unit)
+        entered = units.parse_value(value)
+        unit = units.unit_for(code, unit).symbol
     except units.UnitError as error:
         raise CaseError(_path(path, error.field), error.message) from None
     assert day is not None
-    return LabFact(date=day, analyte=code, value=canonical)
+    return LabFact(date=day, analyte=code, value=canonical, value_entered=entered, unit_entered=unit)
 
 
 def parse_case(raw: Any, profiles: Mapping[str, Profile], path: str = "") -> tuple[Facts, Profile]:
@@ -173,12 +202,30 @@ def parse_case(raw: Any, profiles: Mapping[str, Profile], path: str = "") -> tup
     regimen_obj = _object(case.get("regimen") or {}, regimen_path)
     slug = regimen_obj.get("profile") or DEFAULT_PROFILE_SLUG
     if slug not in profiles:
-        raise CaseError(_path(regimen_path, "profile"), f"{slug!r} is not a known profile; use {', '.join(profiles)}")
-    override = _positive_int(regimen_obj, "maintenance_interval_months", regimen_path, required=False)
+        raise CaseError(
+            _path(regimen_path, "profile"), f"{written(slug)} is not a known profile; use {', '.join(profiles)}"
+        )
+    months = _whole(regimen_obj, "maintenance_interval_months", regimen_path, required=False)
+    days = _whole(
+        regimen_obj,
+        "maintenance_interval_days",
+        regimen_path,
+        required=False,
+        minimum=INTERVAL_DAYS_MIN,
+        maximum=INTERVAL_DAYS_MAX,
+    )
+    if months is not None and days is not None:
+        raise CaseError(
+            _path(regimen_path, "maintenance_interval_days"),
+            f"cannot be set together with {_path(regimen_path, 'maintenance_interval_months')}; "
+            "give the interval in months or in days",
+        )
     regimen = RegimenFacts(
         profile=slug,
-        maintenance_interval_months=override,
+        maintenance_interval_months=months,
         oral_since=_date(regimen_obj, "oral_since", regimen_path, required=False),
+        maintenance_interval_days=days,
+        recheck_on=_date(regimen_obj, "recheck_on", regimen_path, required=False),
     )
 
     injections = []
@@ -188,7 +235,7 @@ def parse_case(raw: Any, profiles: Mapping[str, Profile], path: str = "") -> tup
         day = _date(obj, "date", where, required=True, as_of=as_of)
         assert day is not None
         drug = _choice(obj, "drug", where, DRUGS, default=profiles[slug].drug) or profiles[slug].drug
-        dose = _positive_int(obj, "dose_mcg", where, required=False) or profiles[slug].dose_mcg
+        dose = _whole(obj, "dose_mcg", where, required=False) or profiles[slug].dose_mcg
         injections.append(InjectionFact(date=day, drug=drug, dose_mcg=dose))
 
     labs = tuple(_lab(item, _path(_path(path, "labs"), i), as_of) for i, item in enumerate(_list(case, "labs", path)))

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from operator import attrgetter
 
 from .dates import add_months, completed_years
 from .facts import FOLIC_ACID, Facts, LabFact, SymptomFact
 from .profiles import FIRST_YEAR, Profile
 from .rules import ALERT_SEVERITY, SEVERITY_ORDER
+from .units import EXACT_DIGITS, canonical_unit, round_for_storage, written
 
 NOT_STARTED, LOADING, MAINTENANCE, ORAL = "not_started", "loading", "maintenance", "oral"
 LIFELONG, CONTINUE, ORAL_SWITCH_CANDIDATE = "lifelong", "continue", "oral_switch_candidate"
@@ -50,8 +51,10 @@ class Evaluation:
     profile_version: int
     phase: str
     loading_doses_given: int
+    # The interval maintenance uses: in months, or in days when a physician set days (SCHED-OVERRIDE);
+    # the other is None. Both None in the oral phase.
     maintenance_interval_months: int | None
-    suggested_interval_months: int | None
+    suggested_interval_months: int | None  # the engine's own interval (the profile's, or its rules')
     maintenance_start: date | None
     next_injection_due: date | None
     next_recheck_due: date | None
@@ -62,8 +65,13 @@ class Evaluation:
     # result name -> the rule ids behind it (phase, next_injection_due, maintenance_interval_months,
     # suggested_interval_months, next_recheck_due, recheck_labs, discontinuation).
     because: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    latest_b12: Decimal | None = None
+    latest_b12: Decimal | None = None  # exact canonical value: round it (units.round_for_storage) to store
     latest_b12_category: str | None = None
+    maintenance_interval_days: int | None = None
+    # MON-OVERRIDE: the physician's recheck date is the next recheck (not yet spent by a B12 drawn from
+    # `recheck_window_days` before it); `rules_recheck_due` is what the other MON-* rules say.
+    recheck_override_in_force: bool = False
+    rules_recheck_due: date | None = None
 
     def to_dict(self) -> dict[str, object]:
         def iso(day: date | None) -> str | None:
@@ -76,10 +84,13 @@ class Evaluation:
             "phase": self.phase,
             "loading_doses_given": self.loading_doses_given,
             "maintenance_interval_months": self.maintenance_interval_months,
+            "maintenance_interval_days": self.maintenance_interval_days,
             "suggested_maintenance_interval_months": self.suggested_interval_months,
             "maintenance_start": iso(self.maintenance_start),
             "next_injection_due": iso(self.next_injection_due),
             "next_recheck_due": iso(self.next_recheck_due),
+            "recheck_override_in_force": self.recheck_override_in_force,
+            "rules_recheck_due": iso(self.rules_recheck_due),
             "recheck_labs": list(self.recheck_labs),
             "discontinuation": self.discontinuation.to_dict(),
             "alerts": [alert.to_dict() for alert in self.alerts],
@@ -176,10 +187,20 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         suggested, suggested_because = profile.neuro_interval_months, ("SCHED-NEURO-INTERVAL",)
     else:
         suggested, suggested_because = profile.maintenance_interval_months, ("SCHED-MAINT",)
-    if regimen.maintenance_interval_months:
-        interval, interval_because = regimen.maintenance_interval_months, ("SCHED-OVERRIDE",)
+    # The override is in months or, for an individualised regimen, in days (never both: RegimenFacts).
+    days = regimen.maintenance_interval_days or None
+    interval: int | None
+    if days or regimen.maintenance_interval_months:
+        interval, interval_because = (None if days else regimen.maintenance_interval_months), ("SCHED-OVERRIDE",)
     else:
         interval, interval_because = suggested, suggested_because
+
+    def plus_interval(day: date) -> date:
+        """`day` + the maintenance interval: that many days, or calendar months."""
+        if days:
+            return day + timedelta(days=days)
+        assert interval is not None
+        return add_months(day, interval)
 
     # --- Phase and next injection.
     oral = regimen.oral_since is not None and regimen.oral_since <= as_of
@@ -194,13 +215,13 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         phase, next_injection = LOADING, doses[-1] + timedelta(days=profile.loading_interval_days)
         because["phase"] = because["next_injection_due"] = ("SCHED-LOAD",)
     else:
-        phase, next_injection = MAINTENANCE, add_months(doses[-1], interval)
+        phase, next_injection = MAINTENANCE, plus_interval(doses[-1])
         because["phase"] = ("SCHED-MAINT",)
         because["next_injection_due"] = tuple(dict.fromkeys(("SCHED-MAINT", *interval_because)))
     rules += because["phase"]
     rules += because["next_injection_due"]
     if not oral:
-        because["maintenance_interval_months"] = interval_because
+        because["maintenance_interval_days" if days else "maintenance_interval_months"] = interval_because
         because["suggested_interval_months"] = suggested_because
         # Before maintenance the profile's own interval is only a forecast, not SCHED-MAINT at work.
         rules.extend(rule_id for rule_id in interval_because if phase == MAINTENANCE or rule_id != "SCHED-MAINT")
@@ -208,7 +229,7 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
     # Maintenance start M: the first injection after loading, or the date it is due.
     maintenance_start: date | None = None
     if loading_done:
-        maintenance_start = doses[loading_n] if count > loading_n else add_months(doses[loading_n - 1], interval)
+        maintenance_start = doses[loading_n] if count > loading_n else plus_interval(doses[loading_n - 1])
 
     # --- Labs and symptoms.
     labs = _gather_labs(facts.labs)
@@ -221,9 +242,10 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
     symptoms_persist = bool(latest_check and (latest_check.neurological or latest_check.depression))
     persist_with_normal_b12 = symptoms_persist and latest_b12_cat == NORMAL
 
-    # --- Next recheck.
+    # --- Next recheck: first what the MON-* rules say...
     next_recheck: date | None = None
     recheck_because: list[str] = []
+    caps_applied: list[str] = []
     anchor: date | None = None  # the date the MON-* caps count from
     if oral:
         assert regimen.oral_since is not None
@@ -267,12 +289,27 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         if pregnant_bariatric:
             caps.append(("MON-PREGNANCY-BARIATRIC", profile.pregnancy_bariatric_gap_months))
         for rule_id, months in caps:
-            rules.append(rule_id)
+            caps_applied.append(rule_id)
             limit = add_months(anchor, months)
             if limit < next_recheck:
                 next_recheck = limit
                 recheck_because.append(rule_id)
+    rules_recheck = next_recheck
+    # ...then MON-OVERRIDE: the physician's date wins until a B12 drawn from the window before it.
+    override_in_force = False
+    if regimen.recheck_on is not None and phase in (MAINTENANCE, ORAL):
+        spent_from = regimen.recheck_on - timedelta(days=profile.recheck_window_days)
+        override_in_force = not any(lab.date >= spent_from for lab in b12s)
+    if override_in_force:
+        assert regimen.recheck_on is not None
+        next_recheck = regimen.recheck_on
+        if rules_recheck is not None:
+            because["rules_recheck_due"] = tuple(dict.fromkeys(recheck_because))
+        because["next_recheck_due"] = ("MON-OVERRIDE",)
+        rules.append("MON-OVERRIDE")
+    elif next_recheck is not None:
         because["next_recheck_due"] = tuple(dict.fromkeys(recheck_because))
+        rules.extend(caps_applied)
         rules.extend(recheck_because)
 
     # --- Labs to draw at that recheck.
@@ -335,6 +372,7 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         phase=phase,
         loading_doses_given=loading_given,
         maintenance_interval_months=None if oral else interval,
+        maintenance_interval_days=None if oral else days,
         suggested_interval_months=None if oral else suggested,
         maintenance_start=maintenance_start,
         next_injection_due=next_injection,
@@ -346,6 +384,8 @@ def evaluate(facts: Facts, profile: Profile) -> Evaluation:
         because=because,
         latest_b12=latest_b12.value if latest_b12 else None,
         latest_b12_category=latest_b12_cat,
+        recheck_override_in_force=override_in_force,
+        rules_recheck_due=rules_recheck,
     )
 
 
@@ -427,7 +467,22 @@ def _within_target(lab: LabFact, profile: Profile) -> bool:
 
 
 def _fmt(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+    """A canonical value for display: to 4 decimal places at most, 'about' when that rounded it."""
+    with localcontext() as context:
+        context.prec = 2 * EXACT_DIGITS
+        exponent = value.as_tuple().exponent
+        shown = round_for_storage(value) if isinstance(exponent, int) and exponent < -4 else value
+    text = f"{shown.normalize():f}"
+    return text if shown == value else f"about {text}"
+
+
+def _shown(lab: LabFact) -> str:
+    """A lab value for a message: as entered when known, with the canonical value beside it when the
+    unit differs (rounding is display only: the rules compared the exact value)."""
+    canonical = f"{_fmt(lab.value)} {canonical_unit(lab.analyte)}"
+    if lab.value_entered is None or not lab.unit_entered or lab.unit_entered == canonical_unit(lab.analyte):
+        return f"{written(lab.value_entered)} {lab.unit_entered}" if lab.value_entered is not None else canonical
+    return f"{written(lab.value_entered)} {lab.unit_entered} ({canonical})"
 
 
 def _alerts(
@@ -470,21 +525,21 @@ def _alerts(
         found.append(
             (
                 "ALERT-B12-LOW",
-                f"B12 of {_fmt(lab.value)} pg/mL on {lab.date.isoformat()} is low despite maintenance: treatment failure?",
+                f"B12 of {_shown(lab)} on {lab.date.isoformat()} is low despite maintenance: treatment failure?",
             )
         )
     if latest_b12 is not None and latest_b12_cat == BORDERLINE:
         found.append(
             (
                 "ALERT-B12-BORDERLINE",
-                f"Latest B12 of {_fmt(latest_b12.value)} pg/mL on {latest_b12.date.isoformat()} is borderline: order MMA.",
+                f"Latest B12 of {_shown(latest_b12)} on {latest_b12.date.isoformat()} is borderline: order MMA.",
             )
         )
     mma, hcy = labs.latest.get("mma"), labs.latest.get("homocysteine")
     high = [lab for lab in (mma, hcy) if lab is not None and not _within_target(lab, profile)]
     if high:
         names = " and ".join(
-            f"{'MMA' if lab.analyte == 'mma' else 'homocysteine'} {_fmt(lab.value)} on {lab.date.isoformat()}"
+            f"{'MMA' if lab.analyte == 'mma' else 'homocysteine'} {_shown(lab)} on {lab.date.isoformat()}"
             for lab in high
         )
         found.append(("ALERT-FUNCTIONAL-DEFICIENCY", f"Latest {names} above target: functional deficiency."))
@@ -513,9 +568,9 @@ def _alerts(
     ferritin, tsat = labs.latest.get("ferritin"), labs.latest.get("transferrin_saturation")
     iron_low = []
     if ferritin is not None and ferritin.value < profile.ferritin_low_below:
-        iron_low.append(f"ferritin {_fmt(ferritin.value)} ug/L")
+        iron_low.append(f"ferritin {_shown(ferritin)}")
     if tsat is not None and tsat.value < profile.tsat_low_below:
-        iron_low.append(f"transferrin saturation {_fmt(tsat.value)} %")
+        iron_low.append(f"transferrin saturation {_shown(tsat)}")
     if iron_low:
         found.append(("ALERT-IRON-DEFICIENCY", f"Low {' and '.join(iron_low)}: iron deficiency blunts the response."))
     vitamin_d = labs.latest.get("vitamin_d")
@@ -523,7 +578,7 @@ def _alerts(
         found.append(
             (
                 "ALERT-VITAMIN-D-LOW",
-                f"Vitamin D {_fmt(vitamin_d.value)} nmol/L on {vitamin_d.date.isoformat()} is below target after "
+                f"Vitamin D {_shown(vitamin_d)} on {vitamin_d.date.isoformat()} is below target after "
                 "bariatric surgery.",
             )
         )

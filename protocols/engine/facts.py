@@ -21,12 +21,14 @@ PREGNANCY_STATES = ("none", "planning", "pregnant")
 FOLIC_ACID = "folic_acid"
 # The analytes any rule reads; other results (hemoglobin, MCV, thiamine...) are kept but not needed here.
 ANALYTES_READ = ("b12", "mma", "homocysteine", "ferritin", "transferrin_saturation", "folate", "vitamin_d")
+# SCHED-OVERRIDE in days (CONTRACT.md: regimen.maintenance_interval_days, 3 to 90).
+INTERVAL_DAYS_MIN, INTERVAL_DAYS_MAX = 3, 90
 
 
 @dataclass(frozen=True, slots=True)
 class CauseFact:
     code: str
-    length_cm: int | None = None
+    length_cm: Decimal | int | None = None  # may be fractional: 20.5 cm is more than 20
     procedure: str | None = None
     start: date | None = None
     stop: date | None = None
@@ -44,9 +46,18 @@ class PatientFacts:
 
 @dataclass(frozen=True, slots=True)
 class RegimenFacts:
+    """A physician's settings for one patient. The interval override (SCHED-OVERRIDE) is given in
+    months or in days, never both; `recheck_on` is the date of the next recheck (MON-OVERRIDE)."""
+
     profile: str = "monthly-cyanocobalamin"
     maintenance_interval_months: int | None = None
     oral_since: date | None = None
+    maintenance_interval_days: int | None = None
+    recheck_on: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.maintenance_interval_months is not None and self.maintenance_interval_days is not None:
+            raise ValueError("maintenance_interval_months and maintenance_interval_days cannot both be set")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +69,15 @@ class InjectionFact:
 
 @dataclass(frozen=True, slots=True)
 class LabFact:
-    """A lab result with its value in the analyte's canonical unit (see units.py)."""
+    """A lab result with its value in the analyte's canonical unit, exact (units.to_canonical_exact):
+    never the 4-decimal stored value. `value_entered` and `unit_entered`, when given, are only shown in
+    messages (a number as it was written)."""
 
     date: date
     analyte: str
     value: Decimal
+    value_entered: Decimal | None = None
+    unit_entered: str = ""
 
 
 @dataclass(frozen=True, slots=True)

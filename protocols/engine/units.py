@@ -3,15 +3,27 @@
 Pure Python: used by the Django models (to store the canonical value beside the entered one) and by
 the engine's case parser. Factors are those of GUIDANCE.md ("Units and categories"); conversions are
 done in Decimal so that a value entered exactly at a threshold stays exactly at it.
+
+Two conversions, because categories compare the *exact* value and rounding is for display only:
+- `to_canonical_exact` is what the engine must read (LabFact.value). It is exact whenever the
+  conversion terminates (every factor but a division by 0.7378, 2.266, 4.008 or 28.645 does), and
+  otherwise correct to 50 significant digits, so no value entered with fewer than ~40 decimal places
+  can land on the wrong side of a threshold (132.80399 pmol/L stays below 180 pg/mL).
+- `to_canonical` is that value rounded to 4 decimal places, for storage (LabResult.value_canonical,
+  a DecimalField with decimal_places=4) and display. A caller that loads facts from the database
+  recomputes the exact value from what was entered: `to_canonical_exact(analyte, value_entered,
+  unit_entered)`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
-# Canonical values are kept to this many decimal places (DecimalField decimal_places=4).
+# Canonical values are stored to this many decimal places (DecimalField decimal_places=4).
 CANONICAL_QUANTUM = Decimal("0.0001")
+# Significant digits of an exact conversion that does not terminate (see the module docstring).
+EXACT_DIGITS = 50
 
 
 @dataclass(frozen=True)
@@ -101,26 +113,53 @@ def unit_for(analyte_code: str, unit: str) -> Unit:
     raise UnitError("unit", f"{unit!r} is not a unit for {analyte_code}; use {allowed}")
 
 
-def parse_value(value: object) -> Decimal:
+def written(value: object) -> str:
+    """A value as it was written, for messages: 20.5 and Decimal('20.0') read `20.5` and `20.0`, text
+    keeps its quotes ('95'), JSON's literals read true, false and null."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return repr(value)
+
+
+def parse_value(value: object, *, what: str = "a lab value") -> Decimal:
     """A non-negative finite number (int, float, Decimal or numeric string) as Decimal."""
     if isinstance(value, bool) or value is None:
-        raise UnitError("value", f"{value!r} is not a number")
+        raise UnitError("value", f"{written(value)} is not a number")
     try:
         number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except (InvalidOperation, ValueError):
-        raise UnitError("value", f"{value!r} is not a number") from None
+        raise UnitError("value", f"{written(value)} is not a number") from None
     if not number.is_finite():
-        raise UnitError("value", f"{value!r} is not a finite number")
+        raise UnitError("value", f"{written(value)} is not a finite number")
     if number < 0:
-        raise UnitError("value", f"{value!r} is negative; a lab value cannot be below 0")
+        raise UnitError("value", f"{written(value)} is negative; {what} cannot be below 0")
     return number
 
 
-def to_canonical(analyte_code: str, value: object, unit: str) -> Decimal:
-    """The value in the analyte's canonical unit, exact to the stated factors, to 4 decimal places."""
+def to_canonical_exact(analyte_code: str, value: object, unit: str) -> Decimal:
+    """The value in the analyte's canonical unit, unrounded: what categories and targets compare."""
     number = parse_value(value)
     found = unit_for(analyte_code, unit)
-    return (number * found.multiply / found.divide).quantize(CANONICAL_QUANTUM)
+    if found.multiply == 1 and found.divide == 1:
+        return number
+    with localcontext() as context:
+        context.prec = EXACT_DIGITS
+        return +(number * found.multiply / found.divide)
+
+
+def round_for_storage(value: Decimal) -> Decimal:
+    """A canonical value to the 4 decimal places the database keeps (display and storage only)."""
+    return value.quantize(CANONICAL_QUANTUM)
+
+
+def to_canonical(analyte_code: str, value: object, unit: str) -> Decimal:
+    """The value in the analyte's canonical unit to 4 decimal places: for storage and display, never
+    for a category (use `to_canonical_exact`)."""
+    return round_for_storage(to_canonical_exact(analyte_code, value, unit))
 
 
 def canonical_unit(analyte_code: str) -> str:

@@ -64,6 +64,8 @@ def facts(
     profile: str = "monthly-cyanocobalamin",
     override: int | None = None,
     oral_since: str | None = None,
+    days: int | None = None,
+    recheck_on: str | None = None,
 ) -> Facts:
     as_of_day = D(as_of) if isinstance(as_of, str) else as_of
     return Facts(
@@ -76,7 +78,11 @@ def facts(
             dietary_intake_adequate=diet,
         ),
         regimen=RegimenFacts(
-            profile=profile, maintenance_interval_months=override, oral_since=D(oral_since) if oral_since else None
+            profile=profile,
+            maintenance_interval_months=override,
+            oral_since=D(oral_since) if oral_since else None,
+            maintenance_interval_days=days,
+            recheck_on=D(recheck_on) if recheck_on else None,
         ),
         injections=tuple(InjectionFact(day, "cyanocobalamin", 1000) for day in (injections or [])),
         labs=tuple(LabFact(D(day), analyte, Decimal(str(value))) for day, analyte, value in labs),

@@ -22,6 +22,7 @@ EQUAL = [
     "phase",
     "loading_doses_given",
     "maintenance_interval_months",
+    "maintenance_interval_days",
     "maintenance_start",
     "next_injection_due",
     "next_recheck_due",
@@ -144,6 +145,17 @@ INVALID = [
     ({"symptoms": [{"date": "2026-01-09", "neurological": True}]}, "symptoms[0].date"),
     ({"medications": [{"name": "folic_acid", "start": "2026-02-01"}]}, "medications[0].start"),
     ({"medications": [{"name": "folic_acid"}]}, "medications[0].start: is required"),
+    ({"regimen": {"maintenance_interval_days": 2}}, "regimen.maintenance_interval_days: 2 is not a whole number"),
+    ({"regimen": {"maintenance_interval_days": 91}}, "regimen.maintenance_interval_days: 91 is not a whole number"),
+    (
+        {"regimen": {"maintenance_interval_months": 1, "maintenance_interval_days": 14}},
+        "regimen.maintenance_interval_days: cannot be set together with regimen.maintenance_interval_months",
+    ),
+    ({"regimen": {"recheck_on": "2026-02-30"}}, "regimen.recheck_on: '2026-02-30' is not a valid date"),
+    (
+        {"patient.causes": [{"code": "ileal_resection", "length_cm": -0.5}]},
+        "patient.causes[0].length_cm: -0.5 is negative",
+    ),
 ]
 
 

@@ -697,6 +697,267 @@ ROWS: list[Row] = [
         {"fires": ["ALERT-RECHECK-OVERDUE"], "next_recheck_due": "2025-05-24"},
     ),
     ("on the day the recheck is due", maint("2025-05-24"), {"misses": ["ALERT-RECHECK-OVERDUE"]}),
+    # --- Physician overrides: SCHED-OVERRIDE in days, MON-OVERRIDE (recheck_on)
+    (
+        "days override of 14: the next injection 14 days after the last, no interval in months",
+        maint("2025-03-01", days=14),
+        {
+            "fires": ["SCHED-OVERRIDE", "SCHED-MAINT"],
+            "maintenance_interval_months": None,
+            "maintenance_interval_days": 14,
+            "suggested_interval_months": 1,
+            "next_injection_due": "2025-03-10",
+        },
+    ),
+    (
+        "days override at its minimum, 3 days",
+        maint("2025-03-01", days=3),
+        {"fires": ["SCHED-OVERRIDE"], "maintenance_interval_days": 3, "next_injection_due": "2025-02-27"},
+    ),
+    (
+        "days override at its maximum, 90 days (24 Feb + 90 days = 25 May)",
+        maint("2025-03-01", days=90),
+        {"fires": ["SCHED-OVERRIDE"], "maintenance_interval_days": 90, "next_injection_due": "2025-05-25"},
+    ),
+    (
+        "days override right after loading: M is the last loading dose + 14 days, checks count in months",
+        facts("2025-01-25", causes=PA, injections=loading(), days=14),
+        {
+            "fires": ["SCHED-OVERRIDE", "MON-FIRST-YEAR"],
+            "maintenance_start": "2025-02-07",
+            "next_injection_due": "2025-02-07",
+            "next_recheck_due": "2025-05-07",
+        },
+    ),
+    (
+        "days override during loading: loading doses stay 7 days apart",
+        facts("2025-01-18", causes=PA, injections=loading(doses=3), days=14),
+        {
+            "fires": ["SCHED-LOAD", "SCHED-OVERRIDE"],
+            "next_injection_due": "2025-01-24",
+            "maintenance_interval_days": 14,
+            "maintenance_interval_months": None,
+        },
+    ),
+    (
+        "days override beats ileal resection; the engine still suggests monthly",
+        maint("2025-03-01", days=21, causes=[cause("ileal_resection", length_cm=40)]),
+        {
+            "fires": ["SCHED-OVERRIDE", "STOP-ILEAL"],
+            "misses": ["SCHED-ILEAL"],
+            "maintenance_interval_days": 21,
+            "suggested_interval_months": 1,
+            "next_injection_due": "2025-03-17",
+        },
+    ),
+    (
+        "days override on oral therapy: no interval at all",
+        vegan(oral_since="2026-03-02", days=14),
+        {
+            "misses": ["SCHED-OVERRIDE"],
+            "phase": "oral",
+            "maintenance_interval_days": None,
+            "maintenance_interval_months": None,
+        },
+    ),
+    (
+        "months override: no interval in days",
+        maint("2025-03-01", override=2),
+        {"maintenance_interval_days": None, "maintenance_interval_months": 2},
+    ),
+    (
+        "recheck_on sooner than the first-year check wins",
+        maint("2025-03-01", recheck_on="2025-04-15"),
+        {
+            "fires": ["MON-OVERRIDE"],
+            "misses": ["MON-FIRST-YEAR"],
+            "next_recheck_due": "2025-04-15",
+            "recheck_override_in_force": True,
+            "rules_recheck_due": "2025-05-24",
+            "recheck_labs": ["b12", "cbc", "iron"],
+        },
+    ),
+    (
+        "recheck_on later than a cap wins over the cap (pregnant after bariatric surgery)",
+        maint(
+            "2025-03-01",
+            pregnancy="pregnant",
+            causes=[cause("bariatric_surgery", procedure="sleeve")],
+            recheck_on="2025-12-01",
+        ),
+        {
+            "fires": ["MON-OVERRIDE", "MON-BARIATRIC", "ALERT-PREGNANCY-BARIATRIC"],
+            "misses": ["MON-PREGNANCY-BARIATRIC", "MON-FIRST-YEAR"],
+            "next_recheck_due": "2025-12-01",
+            "rules_recheck_due": "2025-05-24",
+            "recheck_labs": ["b12", "bariatric_panel", "cbc", "iron"],
+        },
+    ),
+    (
+        "a B12 drawn 14 days before recheck_on spends it: the rules apply again",
+        maint("2025-06-01", recheck_on="2025-06-01", labs=[("2025-05-18", "b12", 400)]),
+        {
+            "fires": ["MON-FIRST-YEAR"],
+            "misses": ["MON-OVERRIDE"],
+            "recheck_override_in_force": False,
+            "next_recheck_due": "2025-08-24",
+        },
+    ),
+    (
+        "a B12 drawn 15 days before recheck_on does not",
+        maint("2025-06-01", recheck_on="2025-06-01", labs=[("2025-05-17", "b12", 400)]),
+        {
+            "fires": ["MON-OVERRIDE"],
+            "misses": ["ALERT-RECHECK-OVERDUE"],
+            "recheck_override_in_force": True,
+            "next_recheck_due": "2025-06-01",
+            "rules_recheck_due": "2025-08-24",
+        },
+    ),
+    (
+        "recheck_on passed with no B12: the recheck is overdue",
+        maint("2025-06-02", recheck_on="2025-06-01"),
+        {"fires": ["MON-OVERRIDE", "ALERT-RECHECK-OVERDUE"], "next_recheck_due": "2025-06-01"},
+    ),
+    (
+        "recheck_on while loading: no recheck is due yet",
+        facts("2025-01-18", causes=PA, injections=loading(doses=3), recheck_on="2025-02-01"),
+        {"misses": ["MON-OVERRIDE"], "next_recheck_due": None, "recheck_override_in_force": False},
+    ),
+    (
+        "recheck_on before the first dose: no recheck is due yet",
+        facts("2025-01-01", causes=PA, recheck_on="2025-02-01"),
+        {"misses": ["MON-OVERRIDE"], "phase": "not_started", "next_recheck_due": None},
+    ),
+    (
+        "recheck_on once loading is done, before the first maintenance dose",
+        facts("2025-01-25", causes=PA, injections=loading(), recheck_on="2025-03-01"),
+        {"fires": ["MON-OVERRIDE"], "next_recheck_due": "2025-03-01", "rules_recheck_due": "2025-05-24"},
+    ),
+    (
+        "recheck_on on oral therapy wins over MON-ORAL",
+        vegan(oral_since="2026-03-02", recheck_on="2026-06-02"),
+        {
+            "fires": ["MON-OVERRIDE", "SCHED-ORAL"],
+            "misses": ["MON-ORAL"],
+            "next_recheck_due": "2026-06-02",
+            "rules_recheck_due": "2027-03-02",
+        },
+    ),
+    (
+        "oral therapy, a B12 14 days before recheck_on: MON-ORAL counts from it",
+        facts(
+            "2026-06-10",
+            causes=DIET,
+            injections=VEGAN_LOADING,
+            oral_since="2026-03-02",
+            recheck_on="2026-06-02",
+            labs=[("2026-05-19", "b12", 520)],
+        ),
+        {"fires": ["MON-ORAL"], "misses": ["MON-OVERRIDE"], "next_recheck_due": "2027-05-19"},
+    ),
+    (
+        "oral therapy, a B12 15 days before recheck_on: still in force, and overdue",
+        facts(
+            "2026-06-10",
+            causes=DIET,
+            injections=VEGAN_LOADING,
+            oral_since="2026-03-02",
+            recheck_on="2026-06-02",
+            labs=[("2026-05-18", "b12", 520)],
+        ),
+        {
+            "fires": ["MON-OVERRIDE", "ALERT-RECHECK-OVERDUE"],
+            "misses": ["MON-ORAL"],
+            "next_recheck_due": "2026-06-02",
+            "rules_recheck_due": "2027-05-18",
+        },
+    ),
+    (
+        "an oral switch dated after as_of with recheck_on: injections, and the override applies",
+        vegan(oral_since="2026-03-03", recheck_on="2026-04-01"),
+        {"fires": ["MON-OVERRIDE"], "misses": ["SCHED-ORAL"], "phase": "maintenance", "next_recheck_due": "2026-04-01"},
+    ),
+    (
+        "no recheck_on: the rules",
+        maint("2025-03-01"),
+        {"misses": ["MON-OVERRIDE"], "recheck_override_in_force": False, "rules_recheck_due": "2025-05-24"},
+    ),
+    # --- Readings of GUIDANCE.md kept on purpose
+    (
+        "reading: an oral_since after as_of is not yet in effect",
+        vegan(oral_since="2026-03-03"),
+        {
+            "misses": ["SCHED-ORAL", "MON-ORAL"],
+            "phase": "maintenance",
+            "next_injection_due": "2026-03-26",
+            "maintenance_interval_months": 1,
+        },
+    ),
+    (
+        "reading: STOP-DRUG is listed beside a permanent cause",
+        maint(
+            "2025-03-01",
+            causes=[cause("bariatric_surgery", procedure="sleeve"), cause("metformin", start="2024-06-01")],
+        ),
+        {"fires": ["STOP-BARIATRIC", "STOP-DRUG"], "misses": ["STOP-OTHER-CAUSE"], "verdict": "lifelong"},
+    ),
+    (
+        "reading: on oral therapy the bariatric cap counts from oral_since when no B12 since",
+        facts(
+            "2026-06-01",
+            causes=[cause("bariatric_surgery", procedure="sleeve")],
+            injections=VEGAN_LOADING,
+            oral_since="2026-03-02",
+            labs=[("2026-03-01", "b12", 520)],
+        ),
+        {"fires": ["MON-ORAL", "MON-BARIATRIC"], "next_recheck_due": "2026-09-02"},
+    ),
+    (
+        "reading: on oral therapy the caps count from the latest B12 since oral_since",
+        facts(
+            "2026-06-01",
+            causes=[cause("bariatric_surgery", procedure="sleeve")],
+            injections=VEGAN_LOADING,
+            oral_since="2026-03-02",
+            pregnancy="pregnant",
+            labs=[("2026-04-10", "b12", 520)],
+        ),
+        {"fires": ["MON-ORAL", "MON-PREGNANCY-BARIATRIC"], "next_recheck_due": "2026-07-10"},
+    ),
+    (
+        "reading: the functional marker reads the latest homocysteine on record, an old high one blocks",
+        vegan(
+            labs=[
+                ("2026-03-01", "b12", 520),
+                ("2026-03-01", "mma", 180),
+                ("2025-12-01", "homocysteine", 12),
+            ]
+        ),
+        {"fires": ["STOP-NOT-YET", "ALERT-FUNCTIONAL-DEFICIENCY"], "unmet": ["functional_marker"]},
+    ),
+    (
+        "reading: the old high homocysteine re-measured within target no longer blocks",
+        vegan(
+            labs=[
+                ("2026-03-01", "b12", 520),
+                ("2026-03-01", "mma", 180),
+                ("2025-12-01", "homocysteine", 12),
+                ("2026-03-01", "homocysteine", 8),
+            ]
+        ),
+        {"fires": ["STOP-DIETARY-ORAL"], "misses": ["ALERT-FUNCTIONAL-DEFICIENCY"]},
+    ),
+    (
+        "reading: an MMA from before loading is within target and a homocysteine since loading confirms",
+        vegan(labs=[("2026-03-01", "b12", 520), ("2025-12-01", "mma", 180), ("2026-03-01", "homocysteine", 8)]),
+        {"fires": ["STOP-DIETARY-ORAL"]},
+    ),
+    (
+        "reading: no symptom check on record, the oral switch is not offered",
+        vegan(symptoms=[]),
+        {"misses": ["STOP-DIETARY-ORAL"], "verdict": "continue", "unmet": ["neurological_symptoms"]},
+    ),
 ]
 
 AGE_RULE_OFF = dataclasses.replace(BUILTIN_PROFILES["monthly-cyanocobalamin"], age_rule_enabled=False)
@@ -709,10 +970,17 @@ def check(row: Row, profile=None) -> None:
         assert rule_id in result.rules, f"{name}: {rule_id} should fire; rules were {result.rules}"
     for rule_id in expect.get("misses", []):
         assert rule_id not in result.rules, f"{name}: {rule_id} should not fire; rules were {result.rules}"
-    for key in ("phase", "loading_doses_given", "maintenance_interval_months", "suggested_interval_months"):
+    for key in (
+        "phase",
+        "loading_doses_given",
+        "maintenance_interval_months",
+        "maintenance_interval_days",
+        "suggested_interval_months",
+        "recheck_override_in_force",
+    ):
         if key in expect:
             assert getattr(result, key) == expect[key], name
-    for key in ("maintenance_start", "next_injection_due", "next_recheck_due"):
+    for key in ("maintenance_start", "next_injection_due", "next_recheck_due", "rules_recheck_due"):
         if key in expect:
             want = D(expect[key]) if expect[key] else None
             assert getattr(result, key) == want, f"{name}: {key} {getattr(result, key)} != {want}"
