@@ -41,7 +41,7 @@ _RESULTS = (
     ("suggested_interval_months", "The protocol's own interval"),
     ("next_recheck_due", "Next lab recheck due"),
     ("recheck_labs", "Labs to draw at the recheck"),
-    ("discontinuation", "May injections ever stop?"),
+    ("discontinuation", "Verdict on stopping injections"),
 )
 
 
@@ -100,7 +100,7 @@ def care_status_explanation(status: CareStatus, *, alerts: Iterable[CareAlert] =
         RuleExplanation(
             id=rule_id,
             text=rules.rule_text(rule_id, profile),
-            sources=rules.rule_sources(rule_id),
+            sources=rules.RULES[rule_id].source_titles,
             findings=tuple(found),
         )
         for rule_id, found in findings.items()

@@ -9,6 +9,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from patients.models import Cause, Injection, LabResult, Medication, Patient, SymptomCheck
+from protocols.engine import units
 from protocols.engine.facts import (
     ANALYTES_READ,
     CauseFact,
@@ -43,10 +44,12 @@ def facts_by_patient(patient_ids: list[int], *, as_of: datetime.date) -> dict[in
     ):
         injections[pid].append(InjectionFact(day, drug, dose))
     labs: dict[int, list[LabFact]] = defaultdict(list)
-    for pid, day, analyte, value in LabResult.objects.filter(
+    # The exact canonical value, from the value and unit as entered: the stored canonical value is
+    # rounded to 4 decimals (179.99999 pg/mL entered in pmol/L must stay low, not become 180).
+    for pid, day, analyte, entered, unit in LabResult.objects.filter(
         patient_id__in=patient_ids, analyte__in=ANALYTES_READ
-    ).values_list("patient_id", "collected_on", "analyte", "value_canonical"):
-        labs[pid].append(LabFact(day, analyte, value))
+    ).values_list("patient_id", "collected_on", "analyte", "value_entered", "unit_entered"):
+        labs[pid].append(LabFact(day, analyte, units.to_canonical_exact(analyte, entered, unit), entered, unit))
     symptoms: dict[int, list[SymptomFact]] = defaultdict(list)
     for pid, day, neurological, depression in SymptomCheck.objects.filter(patient_id__in=patient_ids).values_list(
         "patient_id", "checked_on", "neurological", "depression"

@@ -24,6 +24,7 @@ from django.utils import timezone
 from care.facts import facts_by_patient
 from care.models import CareAlert, CareStatus, Severity
 from patients.models import Patient
+from protocols.engine import units
 from protocols.engine.evaluate import Evaluation, evaluate
 from protocols.engine.facts import Facts
 from protocols.engine.profiles import Profile
@@ -104,7 +105,7 @@ def _status_values(evaluation: Evaluation, profile_row: ProtocolProfile, now: da
         "verdict_unmet": list(evaluation.discontinuation.unmet),
         "rules": list(evaluation.rules),
         "because": {key: list(value) for key, value in evaluation.because.items()},
-        "latest_b12": evaluation.latest_b12,
+        "latest_b12": None if evaluation.latest_b12 is None else units.round_for_storage(evaluation.latest_b12),
         "latest_b12_category": evaluation.latest_b12_category or "",
     }
 

@@ -32,6 +32,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 os.remove(f"{name}{suffix}")
 
 
+# Fixtures that start or reach a real server: a test using one is marked `services`.
+SERVICE_FIXTURES = frozenset(
+    {"smtp", "smtp_session", "private_redis", "celery_workers", "redis_url", "postgres_database", "live_server"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow tests by what they need, so `-m "not browser and not services"` leaves them out."""
+    for item in items:
+        if "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.browser)
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("services"):
+            item.add_marker(pytest.mark.services)
+
+
 def _require_server(name: str, reason: str) -> None:
     """In CI a missing server is a failure (CI must prove the real thing runs); elsewhere a skip."""
     if os.environ.get("CI"):

@@ -113,7 +113,8 @@ def _values(model: type, overrides: dict[str, Any], patient: Patient, physician:
     + [(Medication, False)],
 )
 def test_it_accepts_valid_rows(model: type, override: bool, patient: Patient, physician: Any) -> None:
-    model.objects.create(**_values(model, {"override": override}, patient, physician))
+    row = model.objects.create(**_values(model, {"override": override}, patient, physician))
+    assert model.objects.filter(pk=row.pk).exists()
 
 
 @pytest.mark.parametrize(("model", "overrides", "constraint"), CASES, ids=lambda v: v if isinstance(v, str) else None)

@@ -69,7 +69,11 @@ def test_it_refuses_physician_actions_to_others(
 def test_it_lets_physicians_and_admins_decide(
     request: pytest.FixtureRequest, patient_with_cause: Patient, action: str, who: str
 ) -> None:
-    PHYSICIAN_ONLY[action](patient_with_cause, request.getfixturevalue(who))
+    user = request.getfixturevalue(who)
+    PHYSICIAN_ONLY[action](patient_with_cause, user)
+    # The change is made, and the record's history names who made it.
+    made = [m.history.filter(history_user=user).exists() for m in (Regimen, Cause)]
+    assert any(made), f"{action} by {who} left no trace in the history"
 
 
 @pytest.mark.parametrize(

@@ -226,7 +226,8 @@ def test_it_refuses_a_bad_injection(injection_kwargs, overrides, field: str, mes
 
 
 def test_it_accepts_a_lot_expiring_on_the_day_given(injection_kwargs, today) -> None:
-    actions.injection_record(**{**injection_kwargs, "lot_expiry": today})
+    injection = actions.injection_record(**{**injection_kwargs, "lot_expiry": today})
+    assert Injection.objects.get() == injection and injection.lot_expiry == today
 
 
 def test_it_refuses_an_injection_for_a_discharged_patient(injection_kwargs, nurse, now) -> None:

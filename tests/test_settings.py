@@ -218,3 +218,16 @@ def test_it_hardens_production(tmp_path: Path) -> None:
     assert values["STORAGES"]["staticfiles"]["BACKEND"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"  # type: ignore[index]
     assert values["SECURE_SSL_REDIRECT"] and values["SESSION_COOKIE_SECURE"] and values["CSRF_COOKIE_SECURE"]
     assert (values["X_FRAME_OPTIONS"], values["DEBUG"]) == ("DENY", False)
+
+
+def test_task_time_limits_come_from_settings() -> None:
+    """The limits live in settings (CELERY_TASK_ANNOTATIONS), not in the task decorators."""
+    from django.conf import settings
+
+    from b12clinic.celery import app
+
+    app.loader.import_default_modules()
+    for name, limits in settings.CELERY_TASK_ANNOTATIONS.items():
+        task = app.tasks[name]
+        assert (task.soft_time_limit, task.time_limit) == (limits["soft_time_limit"], limits["time_limit"]), name
+    assert app.tasks["reminders.tasks.send_reminder"].time_limit == settings.SEND_TASK_TIME_LIMIT

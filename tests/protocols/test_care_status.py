@@ -219,7 +219,10 @@ def test_it_explains_each_rule_once_with_the_results_it_shaped(make_patient, phy
     ileal = explained["STOP-ILEAL"]
     assert "20 cm" in ileal.text
     assert ileal.sources and not any(source.endswith(".txt") for source in ileal.sources)  # titles, not files
-    assert [f.label for f in explained["SCHED-ILEAL"].findings] == ["Maintenance interval"]
+    assert [f.label for f in explained["SCHED-ILEAL"].findings] == [
+        "Maintenance interval",
+        "The protocol's own interval",
+    ]
     overdue = explained["ALERT-INJECTION-OVERDUE"]
     assert overdue.findings[0].label == "Alert (high)" and "overdue" in overdue.findings[0].value
 

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from care import selectors
 from care.models import CareAlert, CareStatus, Severity
 from patients.models import Patient
-from reminders import digest, outbox
+from reminders import beat, digest, outbox
 from reminders.models import StaffDigest, Status
 from tests.reminders.conftest import SmtpSink
 
@@ -106,3 +106,22 @@ def test_it_drops_yesterdays_unsent_digest(smtp: SmtpSink, nurse: User) -> None:
     outbox.reminders_scan(now=MORNING + datetime.timedelta(days=1), enqueue=False)
     assert StaffDigest.objects.get(pk=pk).status == Status.CANCELLED
     assert smtp.received() == []
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "digest_hour", "made"),
+    [(6, 55, 7, False), (7, 0, 7, True), (9, 30, 7, True), (9, 30, 10, False), (10, 0, 10, True)],
+)
+def test_the_beat_makes_the_days_digests_from_the_clinics_digest_hour(
+    nurse: User, reminder_settings, hour: int, minute: int, digest_hour: int, made: bool
+) -> None:
+    nurse.email = "nina@clinic.example"
+    nurse.save()
+    reminder_settings.digest_hour = digest_hour
+    reminder_settings.save()
+    tick = datetime.datetime(2026, 3, 24, hour, minute, tzinfo=LONDON)
+    scan = beat.beat_tick(now=tick, enqueue=False)
+    assert StaffDigest.objects.filter(user=nurse, date=tick.date()).exists() is made
+    assert len(scan.digest_ids) == int(made)
+    beat.beat_tick(now=tick + datetime.timedelta(minutes=1), enqueue=False)
+    assert StaffDigest.objects.filter(user=nurse).count() == int(made)  # one a day, however many ticks

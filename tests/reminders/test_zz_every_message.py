@@ -15,6 +15,9 @@ from django.urls import resolve
 from reminders.optout import UNSUBSCRIBE_SALT
 from tests.reminders.conftest import SESSION_MESSAGES
 
+# It reads what the real SMTP server received from the other `services` tests.
+pytestmark = pytest.mark.services
+
 FORBIDDEN = re.compile(
     r"b\s*-?\s*12|cobalamin|vitamin|pernicious|an(a)?emi|\bmma\b|methylmalonic|homocyst|folate|folic|ferritin"
     r"|transferrin|deficien|metformin|\bppi\b|crohn|bariatric|gastr|ileal|ileum|neurolog|malabsor"

@@ -198,10 +198,10 @@ class Clinic:
         with transaction.atomic(), care_status_refresh_deferred():
             patients = [kinds[i % len(kinds)](i) for i in range(count)]
         for patient in patients[::3]:
-            status = patient.care_status
-            if status.alerts:
+            alert = patient.care_alerts.first()
+            if alert is not None:
                 decisions.decision_acknowledge_alert(
-                    patient=patient, alert_rule=status.alerts[0]["rule"], reason="Seen", by=self.physician
+                    patient=patient, alert_rule=alert.rule, reason="Seen", by=self.physician
                 )
             decisions.decision_set_interval(patient=patient, months=2, reason="Travel", by=self.physician)
         return patients
