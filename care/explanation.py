@@ -38,8 +38,10 @@ _RESULTS = (
     ("phase", "Phase"),
     ("next_injection_due", "Next injection due"),
     ("maintenance_interval_months", "Maintenance interval"),
+    ("maintenance_interval_days", "Maintenance interval"),
     ("suggested_interval_months", "The protocol's own interval"),
     ("next_recheck_due", "Next lab recheck due"),
+    ("rules_recheck_due", "The recheck the rules give"),
     ("recheck_labs", "Labs to draw at the recheck"),
     ("discontinuation", "Verdict on stopping injections"),
 )
@@ -58,14 +60,18 @@ def _values(status: CareStatus) -> dict[str, str]:
         return "none" if n is None else f"{n} month{'s' if n != 1 else ''}"
 
     verdict = str(Verdict(status.verdict).label) if status.verdict in Verdict.values else status.verdict
+    if status.phase == Phase.ORAL and status.verdict == Verdict.ORAL_SWITCH_CANDIDATE:
+        verdict = "On oral therapy, as the protocol allows"
     if status.verdict_unmet:
         verdict += f" (not met yet: {', '.join(status.verdict_unmet)})"
     return {
         "phase": str(Phase(status.phase).label) if status.phase in Phase.values else status.phase,
         "next_injection_due": _shown(status.next_injection_due),
         "maintenance_interval_months": months(status.maintenance_interval_months),
+        "maintenance_interval_days": f"{status.maintenance_interval_days} days",
         "suggested_interval_months": months(status.suggested_interval_months),
         "next_recheck_due": _shown(status.next_recheck_due),
+        "rules_recheck_due": _shown(status.rules_recheck_due),
         "recheck_labs": ", ".join(
             str(RecheckLab(code).label) if code in RecheckLab.values else code for code in status.recheck_labs
         )

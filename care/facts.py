@@ -62,7 +62,7 @@ def facts_by_patient(patient_ids: list[int], *, as_of: datetime.date) -> dict[in
         medications[pid].append(MedicationFact(name, start, stop))
 
     facts = {}
-    for pid, birth, neuro, pregnancy, intake, slug, override, oral_since in Patient.objects.filter(
+    for pid, birth, neuro, pregnancy, intake, slug, months, days, recheck_on, oral_since in Patient.objects.filter(
         pk__in=patient_ids
     ).values_list(
         "pk",
@@ -72,12 +72,20 @@ def facts_by_patient(patient_ids: list[int], *, as_of: datetime.date) -> dict[in
         "dietary_intake_adequate",
         "regimen__profile__slug",
         "regimen__maintenance_interval_months",
+        "regimen__maintenance_interval_days",
+        "regimen__recheck_on",
         "regimen__oral_since",
     ):
         facts[pid] = Facts(
             as_of=as_of,
             patient=PatientFacts(birth, tuple(causes[pid]), neuro, pregnancy, _DIETARY_INTAKE.get(intake)),
-            regimen=RegimenFacts(slug or DEFAULT_PROFILE_SLUG, override, oral_since),
+            regimen=RegimenFacts(
+                slug or DEFAULT_PROFILE_SLUG,
+                maintenance_interval_months=months,
+                oral_since=oral_since,
+                maintenance_interval_days=days,
+                recheck_on=recheck_on,
+            ),
             injections=tuple(injections[pid]),
             labs=tuple(labs[pid]),
             symptoms=tuple(symptoms[pid]),

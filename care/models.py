@@ -64,10 +64,15 @@ class CareStatus(models.Model):
     phase = models.CharField(max_length=20, choices=Phase.choices)
     loading_doses_given = models.PositiveSmallIntegerField()
     maintenance_interval_months = models.PositiveSmallIntegerField(null=True)
+    # A physician's interval in days (SCHED-OVERRIDE); maintenance_interval_months is then empty.
+    maintenance_interval_days = models.PositiveSmallIntegerField(null=True)
     suggested_interval_months = models.PositiveSmallIntegerField(null=True)
     maintenance_start = models.DateField(null=True)
     next_injection_due = models.DateField(null=True)
     next_recheck_due = models.DateField(null=True)
+    # MON-OVERRIDE: the physician's recheck date is in force; rules_recheck_due is what the rules say.
+    recheck_override_in_force = models.BooleanField(default=False)
+    rules_recheck_due = models.DateField(null=True)
     recheck_labs = models.JSONField(default=list)
     verdict = models.CharField(max_length=30, choices=Verdict.choices)
     verdict_rules = models.JSONField(default=list)

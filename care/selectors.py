@@ -340,17 +340,23 @@ EARLY_MAINTENANCE_DAYS = 7  # maintenance: more than 7 days before the next inje
 EARLY_LOADING_DAYS = 5  # loading: less than 5 days after the previous dose
 
 
+def early_dose_limit(interval_days: int | None) -> int:
+    """How many days before it is due a maintenance dose may come without a question: a week, or less
+    than half a physician's interval in days (3 for a weekly regimen, 7 for a two-weekly one)."""
+    return EARLY_MAINTENANCE_DAYS if interval_days is None else min(EARLY_MAINTENANCE_DAYS, interval_days // 2)
+
+
 def injection_early_warning(*, patient: Patient, given_at: datetime.datetime) -> str | None:
-    """A warning when a dose comes much earlier than due: in maintenance, more than
-    EARLY_MAINTENANCE_DAYS before the next injection is due; in loading, less than EARLY_LOADING_DAYS
-    after the previous dose. None when the dose is on time."""
+    """A warning when a dose comes much earlier than due: in maintenance, more than early_dose_limit()
+    days before the next injection is due; in loading, less than EARLY_LOADING_DAYS after the previous
+    dose. None when the dose is on time."""
     status = getattr(patient, "care_status", None)
     if status is None:
         return None
     day = timezone.localdate(given_at)
     if status.phase == Phase.MAINTENANCE and status.next_injection_due is not None:
         early = (status.next_injection_due - day).days
-        if early > EARLY_MAINTENANCE_DAYS:
+        if early > early_dose_limit(status.maintenance_interval_days):
             return (
                 f"This dose is {early} days early: the next maintenance injection is due on "
                 f"{status.next_injection_due:%d %b %Y}. Tick the box to confirm it."

@@ -27,7 +27,7 @@ from accounts import roles
 from care.models import CareAlert, CareStatus, Verdict
 from care.services import care_status_refresh, care_status_refresh_all
 from patients import services as record
-from patients.models import Decision, Patient, Regimen
+from patients.models import ORAL_DOSE_MAX_MCG, ORAL_DOSE_MIN_MCG, Decision, Patient, Regimen
 from protocols import services as profiles
 from protocols.models import ProtocolProfile
 from reminders.outbox import reminders_cancel_obsolete
@@ -110,6 +110,8 @@ PERMANENT_CAUSE = (
 )
 ALREADY_ORAL = "Already on oral therapy since {since:%d %b %Y}."
 NO_OVERRIDE = "There is no physician-set interval to clear."
+NO_RECHECK_DATE = "There is no physician-set recheck date to clear."
+NOT_ON_ORAL = "The patient is not on oral therapy: injections are already due."
 ALERT_NOT_ACTIVE = "This alert is not active for the patient any more."
 
 
@@ -176,17 +178,22 @@ def _require_oral_candidate(status: CareStatus, regimen: Regimen) -> None:
 def decision_set_interval(
     *,
     patient: Patient,
-    months: int | None,
+    months: int | None = None,
+    days: int | None = None,
     reason: str,
     by: AbstractBaseUser,
     now: datetime.datetime | None = None,
 ) -> Decision:
-    """SCHED-OVERRIDE: set the maintenance interval; it wins over the protocol's own."""
+    """SCHED-OVERRIDE: set the maintenance interval, in months or in days (weekly, two-weekly ...);
+    it wins over the protocol's own."""
     _require_decision_maker(by)
     text = _reason(reason)
     regimen = _locked_regimen(patient)
-    previous = regimen.maintenance_interval_months
-    record.regimen_set_interval_override(regimen=regimen, months=months, reason=text, by=by, now=now)
+    previous = {
+        "previous_months": regimen.maintenance_interval_months,
+        "previous_days": regimen.maintenance_interval_days,
+    }
+    record.regimen_set_interval_override(regimen=regimen, months=months, days=days, reason=text, by=by, now=now)
     record_changed(patient)
     return _record(
         patient=patient,
@@ -194,7 +201,7 @@ def decision_set_interval(
         by=by,
         reason=text,
         now=now,
-        details={"months": months, "previous_months": previous},
+        details={"months": months, "days": days, **previous},
     )
 
 
@@ -206,13 +213,65 @@ def decision_clear_interval(
     _require_decision_maker(by)
     text = _reason(reason)
     regimen = _locked_regimen(patient)
-    previous = {"previous_months": regimen.maintenance_interval_months, "previous_reason": regimen.interval_reason}
-    if regimen.maintenance_interval_months is None:
+    if not regimen.interval_override:
         raise ValidationError({NON_FIELD_ERRORS: NO_OVERRIDE})
+    previous = {
+        "previous_months": regimen.maintenance_interval_months,
+        "previous_days": regimen.maintenance_interval_days,
+        "previous_reason": regimen.interval_reason,
+    }
     record.regimen_clear_interval_override(regimen=regimen, by=by)
     record_changed(patient)
     return _record(
         patient=patient, kind=Decision.Kind.INTERVAL_OVERRIDE_CLEARED, by=by, reason=text, now=now, details=previous
+    )
+
+
+@transaction.atomic
+def decision_set_recheck_date(
+    *,
+    patient: Patient,
+    on: datetime.date | None,
+    reason: str,
+    by: AbstractBaseUser,
+    now: datetime.datetime | None = None,
+    today: datetime.date | None = None,
+) -> Decision:
+    """MON-OVERRIDE: set the date of the next recheck ("recheck in 3 months"); it wins until a B12 is
+    dated within the recheck window before it."""
+    _require_decision_maker(by)
+    text = _reason(reason)
+    if on is None:
+        raise ValidationError({"on": "Give the date of the recheck."})
+    regimen = _locked_regimen(patient)
+    previous = regimen.recheck_on
+    record.regimen_set_recheck_date(regimen=regimen, on=on, reason=text, by=by, now=now, today=today)
+    record_changed(patient)
+    return _record(
+        patient=patient,
+        kind=Decision.Kind.RECHECK_DATE_SET,
+        by=by,
+        reason=text,
+        now=now,
+        details={"recheck_on": on.isoformat(), "previous_recheck_on": previous.isoformat() if previous else None},
+    )
+
+
+@transaction.atomic
+def decision_clear_recheck_date(
+    *, patient: Patient, reason: str, by: AbstractBaseUser, now: datetime.datetime | None = None
+) -> Decision:
+    """Back to the recheck the rules give; the decision keeps the date that was cleared."""
+    _require_decision_maker(by)
+    text = _reason(reason)
+    regimen = _locked_regimen(patient)
+    if regimen.recheck_on is None:
+        raise ValidationError({NON_FIELD_ERRORS: NO_RECHECK_DATE})
+    previous = {"previous_recheck_on": regimen.recheck_on.isoformat(), "previous_reason": regimen.recheck_reason}
+    record.regimen_clear_recheck_date(regimen=regimen, by=by)
+    record_changed(patient)
+    return _record(
+        patient=patient, kind=Decision.Kind.RECHECK_DATE_CLEARED, by=by, reason=text, now=now, details=previous
     )
 
 
@@ -223,19 +282,32 @@ def decision_approve_oral_switch(
     since: datetime.date | None,
     reason: str,
     by: AbstractBaseUser,
+    dose_mcg: int | None = ORAL_DOSE_MIN_MCG,
+    recheck_on: datetime.date | None = None,
     today: datetime.date | None = None,
     now: datetime.datetime | None = None,
 ) -> Decision:
-    """STOP-DIETARY-ORAL: switch to oral therapy, only while the protocol says `oral_switch_candidate`
-    (checked here, at the moment of the decision, never trusted from the page that was shown)."""
+    """STOP-DIETARY-ORAL: switch to oral therapy at `dose_mcg` daily (1000 to 2000), only while the
+    protocol says `oral_switch_candidate` (checked here, at the moment of the decision, never trusted
+    from the page that was shown); with `recheck_on`, the first recheck on oral therapy is that date
+    (MON-OVERRIDE) instead of the protocol's twelve months."""
     _require_decision_maker(by)
     text = _reason(reason)
     if since is None:
         raise ValidationError({"since": "Give the date oral therapy starts."})
+    if dose_mcg is None:
+        raise ValidationError(
+            {"dose_mcg": f"Give the daily oral dose ({ORAL_DOSE_MIN_MCG} to {ORAL_DOSE_MAX_MCG} mcg)."}
+        )
     regimen = _locked_regimen(patient)
     status = _current_status(patient, today)
     _require_oral_candidate(status, regimen)
-    record.regimen_switch_to_oral(regimen=regimen, since=since, by=by, today=today)
+    record.regimen_switch_to_oral(regimen=regimen, since=since, dose_mcg=dose_mcg, by=by, today=today)
+    if recheck_on is not None:
+        try:
+            record.regimen_set_recheck_date(regimen=regimen, on=recheck_on, reason=text, by=by, now=now, today=today)
+        except ValidationError as error:
+            raise ValidationError({"recheck_on": error.message_dict.get("on", error.messages)}) from None
     record_changed(patient)
     return _record(
         patient=patient,
@@ -245,9 +317,30 @@ def decision_approve_oral_switch(
         now=now,
         details={
             "since": since.isoformat(),
+            "dose_mcg": dose_mcg,
+            "recheck_on": recheck_on.isoformat() if recheck_on else None,
             "verdict_rules": status.verdict_rules,
             "suggestion": regimen.profile.oral_dose_text,
         },
+    )
+
+
+@transaction.atomic
+def decision_resume_injections(
+    *, patient: Patient, reason: str, by: AbstractBaseUser, now: datetime.datetime | None = None
+) -> Decision:
+    """Back from oral therapy to injections (symptoms returned, a low B12, the patient's wish): the
+    injection schedule applies again from the last injection given."""
+    _require_decision_maker(by)
+    text = _reason(reason)
+    regimen = _locked_regimen(patient)
+    if regimen.oral_since is None:
+        raise ValidationError({NON_FIELD_ERRORS: NOT_ON_ORAL})
+    previous = {"previous_oral_since": regimen.oral_since.isoformat(), "previous_dose_mcg": regimen.oral_dose_mcg}
+    record.regimen_resume_injections(regimen=regimen, by=by)
+    record_changed(patient)
+    return _record(
+        patient=patient, kind=Decision.Kind.INJECTIONS_RESUMED, by=by, reason=text, now=now, details=previous
     )
 
 

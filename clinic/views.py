@@ -4,7 +4,7 @@ selector or service, render or redirect."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms as django_forms
@@ -63,14 +63,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 class DecisionPage:
     title: str
     form: type[django_forms.Form]
-    service: Callable[..., Any]
+    action: Callable[..., Any]
     done: str
     button: str = "Record the decision"
+    # The action's keyword arguments from the form's cleaned data, and its argument names back to fields.
+    arguments: Callable[[dict[str, Any]], dict[str, Any]] = dict
+    rename: dict[str, str] = field(default_factory=dict)
 
 
 DECISIONS: dict[str, DecisionPage] = {
     "interval": DecisionPage(
-        "Set the maintenance interval", forms.IntervalForm, actions.decision_set_interval, "Interval set."
+        "Set the maintenance interval",
+        forms.IntervalForm,
+        actions.decision_set_interval,
+        "Interval set.",
+        arguments=forms.interval_arguments,
+        rename={"months": "every", "days": "every"},
     ),
     "clear-interval": DecisionPage(
         "Clear the physician-set interval",
@@ -84,6 +92,25 @@ DECISIONS: dict[str, DecisionPage] = {
         actions.decision_approve_oral_switch,
         "Switch to oral therapy approved.",
         "Approve the switch",
+    ),
+    "recheck": DecisionPage(
+        "Set the date of the next recheck",
+        forms.RecheckDateForm,
+        actions.decision_set_recheck_date,
+        "Recheck date set.",
+    ),
+    "clear-recheck": DecisionPage(
+        "Clear the physician-set recheck date",
+        forms.ReasonForm,
+        actions.decision_clear_recheck_date,
+        "Back to the recheck the protocol gives.",
+    ),
+    "resume-injections": DecisionPage(
+        "Resume injections",
+        forms.ReasonForm,
+        actions.decision_resume_injections,
+        "Injections resumed: the injection schedule applies again.",
+        "Resume injections",
     ),
     "decline-oral": DecisionPage(
         "Decline the switch to oral therapy",
@@ -120,9 +147,9 @@ def decision_create(request: HttpRequest, patient_id: int, kind: str) -> HttpRes
         form = _decision_form(page, patient, request.POST)
         if form.is_valid():
             try:
-                page.service(patient=patient, by=request.user, **form.cleaned_data)
+                page.action(patient=patient, by=request.user, **page.arguments(form.cleaned_data))
             except ValidationError as error:
-                add_service_errors(form, error)
+                add_service_errors(form, error, rename=page.rename)
             else:
                 messages.success(request, f"{patient.full_name}: {page.done}")
                 return redirect("patient_detail", patient_id=patient.pk)

@@ -257,8 +257,13 @@ class Cause(models.Model):
             raise ValidationError(errors)
 
 
+INTERVAL_DAYS_MIN, INTERVAL_DAYS_MAX = 3, 90  # SCHED-OVERRIDE in days (GUIDANCE.md)
+ORAL_DOSE_MIN_MCG, ORAL_DOSE_MAX_MCG = 1000, 2000  # STOP-DIETARY-ORAL: oral 1000-2000 mcg daily
+
+
 class Regimen(models.Model):
-    """How a patient is treated: a protocol profile, an optional physician-set interval, oral switch."""
+    """How a patient is treated: a protocol profile, an optional physician-set interval (in months or
+    days), an optional physician-set recheck date, and the switch to oral therapy with its dose."""
 
     patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="regimen")
     profile = models.ForeignKey("protocols.ProtocolProfile", on_delete=models.PROTECT, related_name="regimens")
@@ -266,7 +271,13 @@ class Regimen(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(12)],
-        help_text="SCHED-OVERRIDE: a physician-set interval that wins over the profile.",
+        help_text="SCHED-OVERRIDE: a physician-set interval in months that wins over the profile.",
+    )
+    maintenance_interval_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(INTERVAL_DAYS_MIN), MaxValueValidator(INTERVAL_DAYS_MAX)],
+        help_text="SCHED-OVERRIDE in days (weekly = 7, two-weekly = 14): never together with months.",
     )
     interval_reason = models.TextField(blank=True)
     interval_set_by = models.ForeignKey(
@@ -277,10 +288,24 @@ class Regimen(models.Model):
         related_name="+",
     )
     interval_set_at = models.DateTimeField(null=True, blank=True)
+    recheck_on = models.DateField(
+        null=True, blank=True, help_text="MON-OVERRIDE: the next recheck a physician set; spent once a B12 is in."
+    )
+    recheck_reason = models.TextField(blank=True)
+    recheck_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recheck_set_at = models.DateTimeField(null=True, blank=True)
     oral_since = models.DateField(
         null=True,
         blank=True,
         help_text="SCHED-ORAL: date of the switch to oral therapy.",
+    )
+    oral_dose_mcg = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(ORAL_DOSE_MIN_MCG), MaxValueValidator(ORAL_DOSE_MAX_MCG)],
+        help_text="The daily oral dose the physician chose at the switch.",
     )
 
     objects = AuditedManager()
@@ -291,35 +316,76 @@ class Regimen(models.Model):
             models.CheckConstraint(
                 condition=Q(
                     maintenance_interval_months__isnull=True,
+                    maintenance_interval_days__isnull=True,
                     interval_set_by__isnull=True,
                     interval_set_at__isnull=True,
                     interval_reason="",
                 )
                 | (
-                    Q(
-                        maintenance_interval_months__gte=1,
-                        maintenance_interval_months__lte=12,
-                        interval_set_by__isnull=False,
-                        interval_set_at__isnull=False,
+                    (
+                        Q(
+                            maintenance_interval_months__gte=1,
+                            maintenance_interval_months__lte=12,
+                            maintenance_interval_days__isnull=True,
+                        )
+                        | Q(
+                            maintenance_interval_months__isnull=True,
+                            maintenance_interval_days__gte=INTERVAL_DAYS_MIN,
+                            maintenance_interval_days__lte=INTERVAL_DAYS_MAX,
+                        )
                     )
+                    & Q(interval_set_by__isnull=False, interval_set_at__isnull=False)
                     & ~Q(interval_reason="")
                 ),
                 name="regimen_override_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    recheck_on__isnull=True, recheck_set_by__isnull=True, recheck_set_at__isnull=True, recheck_reason=""
+                )
+                | (
+                    Q(recheck_on__isnull=False, recheck_set_by__isnull=False, recheck_set_at__isnull=False)
+                    & ~Q(recheck_reason="")
+                ),
+                name="regimen_recheck_override_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(oral_dose_mcg__isnull=True)
+                | Q(
+                    oral_since__isnull=False, oral_dose_mcg__gte=ORAL_DOSE_MIN_MCG, oral_dose_mcg__lte=ORAL_DOSE_MAX_MCG
+                ),
+                name="regimen_oral_dose_only_on_oral",
             ),
         ]
 
     def __str__(self) -> str:
         return f"Regimen of {self.patient}"
 
-    def clean(self) -> None:
+    @property
+    def interval_override(self) -> str:
+        """The physician-set interval in words ("every 14 days"), empty when none."""
+        if self.maintenance_interval_days is not None:
+            return f"every {self.maintenance_interval_days} days"
         if self.maintenance_interval_months is not None:
-            errors = {}
+            months = self.maintenance_interval_months
+            return f"every {months} month{'s' if months != 1 else ''}"
+        return ""
+
+    def clean(self) -> None:
+        errors = {}
+        if self.maintenance_interval_months is not None and self.maintenance_interval_days is not None:
+            errors["maintenance_interval_days"] = "Give the interval in months or in days, not both."
+        if self.maintenance_interval_months is not None or self.maintenance_interval_days is not None:
             if not self.interval_reason.strip():
                 errors["interval_reason"] = "Give the reason for the physician-set interval."
             if self.interval_set_by_id is None:
                 errors["interval_set_by"] = "Record the physician who set the interval."
-            if errors:
-                raise ValidationError(errors)
+        if self.recheck_on is not None and not self.recheck_reason.strip():
+            errors["recheck_reason"] = "Give the reason for the physician-set recheck date."
+        if self.oral_dose_mcg is not None and self.oral_since is None:
+            errors["oral_dose_mcg"] = "An oral dose applies only on oral therapy."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Injection(models.Model):
@@ -507,8 +573,11 @@ class Medication(models.Model):
 class DecisionKind(models.TextChoices):
     INTERVAL_OVERRIDE_SET = "interval_override_set", "Maintenance interval set"
     INTERVAL_OVERRIDE_CLEARED = "interval_override_cleared", "Maintenance interval override cleared"
+    RECHECK_DATE_SET = "recheck_date_set", "Recheck date set"
+    RECHECK_DATE_CLEARED = "recheck_date_cleared", "Recheck date cleared"
     ORAL_SWITCH_APPROVED = "oral_switch_approved", "Switch to oral therapy approved"
     ORAL_SWITCH_DECLINED = "oral_switch_declined", "Switch to oral therapy declined"
+    INJECTIONS_RESUMED = "injections_resumed", "Injections resumed"
     ALERT_ACKNOWLEDGED = "alert_acknowledged", "Alert acknowledged"
 
 

@@ -304,20 +304,31 @@ def regimen_set_profile(*, regimen: Regimen, profile: ProtocolProfile, by: Abstr
 def regimen_set_interval_override(
     *,
     regimen: Regimen,
-    months: int,
+    months: int | None = None,
+    days: int | None = None,
     reason: str,
     by: AbstractBaseUser,
     now: datetime.datetime | None = None,
 ) -> Regimen:
-    """SCHED-OVERRIDE: a physician sets the maintenance interval; it wins over the profile's."""
+    """SCHED-OVERRIDE: a physician sets the maintenance interval, in months (1 to 12) or in days (3 to
+    90: weekly, two-weekly ...); it wins over the profile's."""
     _require(by, roles.MAKE_DECISION, "set a maintenance interval")
-    if months is None:
-        raise ValidationError({"months": "Give the interval in months (1 to 12)."})
+    if (months is None) == (days is None):
+        field = "days" if days is not None else "months"
+        raise ValidationError({field: "Give the interval in months (1 to 12) or in days (3 to 90), not both."})
     regimen.maintenance_interval_months = months
+    regimen.maintenance_interval_days = days
     regimen.interval_reason = reason.strip()
     regimen.interval_set_by = by
     regimen.interval_set_at = now or timezone.now()
-    _validate(regimen, rename={"maintenance_interval_months": "months", "interval_reason": "reason"})
+    _validate(
+        regimen,
+        rename={
+            "maintenance_interval_months": "months",
+            "maintenance_interval_days": "days",
+            "interval_reason": "reason",
+        },
+    )
     _save(regimen, by=by, reason=regimen.interval_reason)
     return regimen
 
@@ -327,9 +338,55 @@ def regimen_clear_interval_override(*, regimen: Regimen, by: AbstractBaseUser) -
     """Back to the interval the protocol suggests; the history keeps the old override and its reason."""
     _require(by, roles.MAKE_DECISION, "clear a maintenance interval")
     regimen.maintenance_interval_months = None
+    regimen.maintenance_interval_days = None
     regimen.interval_reason = ""
     regimen.interval_set_by = None
     regimen.interval_set_at = None
+    _validate(regimen)
+    _save(regimen, by=by)
+    return regimen
+
+
+RECHECK_IN_THE_PAST = "The recheck date cannot be in the past."
+RECHECK_TOO_FAR = "Set a recheck at most two years ahead."
+
+
+@transaction.atomic
+def regimen_set_recheck_date(
+    *,
+    regimen: Regimen,
+    on: datetime.date,
+    reason: str,
+    by: AbstractBaseUser,
+    now: datetime.datetime | None = None,
+    today: datetime.date | None = None,
+) -> Regimen:
+    """MON-OVERRIDE: a physician sets the date of the next recheck; it wins until a B12 is dated within
+    the recheck window before it, then the rules apply again."""
+    _require(by, roles.MAKE_DECISION, "set a recheck date")
+    today = today or timezone.localdate()
+    regimen.recheck_on = on
+    regimen.recheck_reason = reason.strip()
+    regimen.recheck_set_by = by
+    regimen.recheck_set_at = now or timezone.now()
+    problem = None
+    if isinstance(on, datetime.date) and on < today:
+        problem = RECHECK_IN_THE_PAST
+    elif isinstance(on, datetime.date) and on > today + datetime.timedelta(days=731):
+        problem = RECHECK_TOO_FAR
+    _validate(regimen, extra={"recheck_on": problem}, rename={"recheck_on": "on", "recheck_reason": "reason"})
+    _save(regimen, by=by, reason=regimen.recheck_reason)
+    return regimen
+
+
+@transaction.atomic
+def regimen_clear_recheck_date(*, regimen: Regimen, by: AbstractBaseUser) -> Regimen:
+    """Back to the recheck the rules give; the history keeps the old date and its reason."""
+    _require(by, roles.MAKE_DECISION, "clear a recheck date")
+    regimen.recheck_on = None
+    regimen.recheck_reason = ""
+    regimen.recheck_set_by = None
+    regimen.recheck_set_at = None
     _validate(regimen)
     _save(regimen, by=by)
     return regimen
@@ -341,18 +398,21 @@ def regimen_switch_to_oral(
     regimen: Regimen,
     since: datetime.date,
     by: AbstractBaseUser,
+    dose_mcg: int | None = None,
     today: datetime.date | None = None,
 ) -> Regimen:
-    """SCHED-ORAL: injections stop being due from `since`; a physician's decision."""
+    """SCHED-ORAL: injections stop being due from `since`, with the daily oral dose (1000 to 2000
+    mcg); a physician's decision."""
     _require(by, roles.MAKE_DECISION, "switch a patient to oral therapy")
     today = today or timezone.localdate()
     if regimen.oral_since is not None:
         raise ValidationError({"since": f"Already on oral therapy since {regimen.oral_since:%d %b %Y}."})
     regimen.oral_since = since
+    regimen.oral_dose_mcg = dose_mcg
     _validate(
         regimen,
         extra={"oral_since": FUTURE_DATE if _is_future_date(since, today) else None},
-        rename={"oral_since": "since"},
+        rename={"oral_since": "since", "oral_dose_mcg": "dose_mcg"},
     )
     _save(regimen, by=by)
     return regimen
@@ -360,8 +420,13 @@ def regimen_switch_to_oral(
 
 @transaction.atomic
 def regimen_resume_injections(*, regimen: Regimen, by: AbstractBaseUser) -> Regimen:
+    """Back from oral therapy to injections: the injection schedule applies again from the last dose."""
     _require(by, roles.MAKE_DECISION, "resume injections")
+    if regimen.oral_since is None:
+        raise ValidationError({"regimen": "The patient is not on oral therapy."})
     regimen.oral_since = None
+    regimen.oral_dose_mcg = None
+    _validate(regimen)
     _save(regimen, by=by)
     return regimen
 

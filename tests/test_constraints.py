@@ -79,6 +79,22 @@ CASES: list[tuple[type, dict[str, Any], str]] = [
     (Regimen, {**OVERRIDE, "maintenance_interval_months": 13}, "regimen_override_complete"),
     (Regimen, {**OVERRIDE, "maintenance_interval_months": 0}, "regimen_override_complete"),
     (Regimen, {"interval_reason": "left over"}, "regimen_override_complete"),
+    (Regimen, {**OVERRIDE, "maintenance_interval_days": 14}, "regimen_override_complete"),  # months and days
+    (
+        Regimen,
+        {**OVERRIDE, "maintenance_interval_months": None, "maintenance_interval_days": 2},
+        "regimen_override_complete",
+    ),
+    (
+        Regimen,
+        {**OVERRIDE, "maintenance_interval_months": None, "maintenance_interval_days": 91},
+        "regimen_override_complete",
+    ),
+    (Regimen, {"recheck_on": AT.date()}, "regimen_recheck_override_complete"),
+    (Regimen, {"recheck_reason": "left over"}, "regimen_recheck_override_complete"),
+    (Regimen, {"oral_dose_mcg": 1000}, "regimen_oral_dose_only_on_oral"),  # not on oral therapy
+    (Regimen, {"oral_since": AT.date(), "oral_dose_mcg": 999}, "regimen_oral_dose_only_on_oral"),
+    (Regimen, {"oral_since": AT.date(), "oral_dose_mcg": 2001}, "regimen_oral_dose_only_on_oral"),
     (Injection, {"dose_mcg": 0}, "injection_dose_positive"),
     (Injection, {"drug": "methylcobalamin"}, "injection_drug_valid"),
     (Injection, {"route": "oral"}, "injection_route_valid"),

@@ -24,7 +24,10 @@ PHYSICIAN_ONLY: dict[str, Callable[[Patient, Any], object]] = {
     "set interval": lambda p, u: record.regimen_set_interval_override(regimen=p.regimen, months=2, reason="x", by=u),
     "clear interval": lambda p, u: record.regimen_clear_interval_override(regimen=p.regimen, by=u),
     "switch to oral": lambda p, u: record.regimen_switch_to_oral(regimen=p.regimen, since=TODAY, by=u, today=TODAY),
-    "resume injections": lambda p, u: record.regimen_resume_injections(regimen=p.regimen, by=u),
+    "resume injections": lambda p, u: (
+        record.regimen_switch_to_oral(regimen=p.regimen, since=TODAY, dose_mcg=1000, by=u, today=TODAY),
+        record.regimen_resume_injections(regimen=p.regimen, by=u),
+    ),
     "set profile": lambda p, u: actions.regimen_set_profile(
         regimen=p.regimen, profile=ProtocolProfile.objects.get(slug="hydroxocobalamin-3-monthly"), by=u
     ),
