@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
 
 
@@ -14,6 +15,20 @@ def _grant_role_permissions(sender: AppConfig, **kwargs: Any) -> None:
     grant_role_permissions(Group, Permission)
 
 
+def _note_session_state(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """At login: the idle clock starts, and whether a password change comes first is noted once (the
+    middleware then reads the session, not the database, on every request)."""
+    import time
+
+    from accounts.middleware import LAST_SEEN, MUST_CHANGE_PASSWORD
+    from accounts.models import must_change_password
+
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[LAST_SEEN] = time.time()
+        session[MUST_CHANGE_PASSWORD] = must_change_password(user)
+
+
 class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
@@ -22,3 +37,4 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Permissions of models added later (created on post_migrate) reach the roles on the next migrate.
         post_migrate.connect(_grant_role_permissions, sender=self, dispatch_uid="accounts_grant_role_permissions")
+        user_logged_in.connect(_note_session_state, dispatch_uid="accounts_note_session_state")

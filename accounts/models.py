@@ -1,5 +1,31 @@
-"""No models: roles are Django groups (see roles.py).
+"""Per-account security state beside Django's user (roles are Django groups, see roles.py).
 
-This module exists so that Django sends this app's post_migrate signal (it skips apps without a
-models module), which grants each role the permissions of models added by later migrations.
-"""
+This module also makes Django send this app's post_migrate signal, which grants each role the
+permissions of models added by later migrations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AccountState(models.Model):
+    """Whether the user must choose a new password before anything else: set when an administrator
+    created the account or set its password (so nobody but its owner knows the password in use)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_state")
+    must_change_password = models.BooleanField(default=False)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Account state of {self.user}"
+
+
+def must_change_password(user: object) -> bool:
+    state = getattr(user, "account_state", None) if getattr(user, "pk", None) else None
+    return bool(state and state.must_change_password)
+
+
+def require_password_change(user: object) -> None:
+    """The user's next login leads to the password change first."""
+    AccountState.objects.update_or_create(user=user, defaults={"must_change_password": True})

@@ -1,26 +1,61 @@
+"""The access log in the admin: who looked at this patient (search by record number or name), what
+did this user look at (filter or search by user), exportable as CSV. Read-only for everyone."""
+
 from __future__ import annotations
 
+import csv
+
 from django.contrib import admin
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
-from audit.models import ChartView
+from audit.models import AccessEvent
 
 
-@admin.register(ChartView)
-class ChartViewAdmin(admin.ModelAdmin):
-    """Append-only: the log is written by the chart view, never by hand."""
+@admin.register(AccessEvent)
+class AccessEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "username", "kind", "page", "path", "patient_list", "ip_address", "status_code"]
+    list_filter = ["kind", "at", "user"]
+    search_fields = ["username", "path", "patients__mrn", "patients__family_name"]
+    date_hierarchy = "at"
+    actions = ["export_csv"]
+    show_full_result_count = False
 
-    list_display = ["viewed_at", "user", "patient", "ip_address"]
-    list_filter = ["viewed_at"]
-    search_fields = ["patient__mrn", "patient__family_name", "user__username"]
-    date_hierarchy = "viewed_at"
-    list_select_related = ["user", "patient"]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccessEvent]:
+        return super().get_queryset(request).prefetch_related("patients")
+
+    @admin.display(description="Patients")
+    def patient_list(self, event: AccessEvent) -> str:
+        return ", ".join(p.mrn for p in event.patients.all())
+
+    @admin.action(description="Export the selected events as CSV")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[AccessEvent]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="access-log-{timezone.localdate():%Y%m%d}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["at", "user", "kind", "page", "path", "patients", "ip_address", "status", "detail"])
+        for event in queryset.order_by("at", "pk").prefetch_related("patients"):
+            writer.writerow(
+                [
+                    event.at.isoformat(),
+                    event.username,
+                    event.kind,
+                    event.page,
+                    event.path,
+                    " ".join(p.mrn for p in event.patients.all()),
+                    event.ip_address or "",
+                    event.status_code or "",
+                    event.detail,
+                ]
+            )
+        return response
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: ChartView | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: AccessEvent | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: ChartView | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: AccessEvent | None = None) -> bool:
         return False

@@ -1,22 +1,56 @@
+"""Writing the access log. Pages say which patients they showed (`note_patients`); the middleware
+writes one event per request; authentication events come from Django's and django-axes' signals."""
+
 from __future__ import annotations
 
-import datetime
+from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.utils import timezone
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.http import HttpRequest
 
-from audit.models import ChartView
-from patients.models import Patient
+from audit.addresses import client_address
+from audit.models import AccessedPatient, AccessEvent
+
+NOTED = "_audit_patient_ids"
 
 
-def chart_view_log(
+def note_patients(request: HttpRequest, patient_ids: Iterable[int]) -> None:
+    """This response shows these patients' data (a list page, search results, a chart ...)."""
+    noted: set[int] = getattr(request, NOTED, set())
+    noted.update(pk for pk in patient_ids if pk is not None)
+    setattr(request, NOTED, noted)
+
+
+def noted_patients(request: HttpRequest) -> set[int]:
+    return set(getattr(request, NOTED, set()))
+
+
+@transaction.atomic
+def access_event_log(
     *,
-    user: AbstractBaseUser,
-    patient: Patient,
-    ip_address: str | None = None,
-    now: datetime.datetime | None = None,
-) -> ChartView:
-    """Record that `user` opened `patient`'s chart."""
-    return ChartView.objects.create(
-        user=user, patient=patient, ip_address=ip_address or None, viewed_at=now or timezone.now()
+    kind: str,
+    request: HttpRequest | None = None,
+    user: AbstractBaseUser | AnonymousUser | None = None,
+    username: str = "",
+    patient_ids: Iterable[int] = (),
+    status_code: int | None = None,
+    detail: str = "",
+) -> AccessEvent:
+    """One row of the access log (and one per patient it showed)."""
+    if user is not None and not user.is_authenticated:
+        user = None
+    match = getattr(request, "resolver_match", None) if request is not None else None
+    event = AccessEvent.objects.create(
+        kind=kind,
+        user=user,
+        username=(user.get_username() if user is not None else username)[:150],
+        ip_address=client_address(request) if request is not None else None,
+        method=(getattr(request, "method", None) or "")[:10],
+        path=(getattr(request, "path", None) or "")[:500],
+        page=(match.view_name if match is not None else "")[:100],
+        status_code=status_code,
+        detail=detail[:300],
     )
+    AccessedPatient.objects.bulk_create(AccessedPatient(event=event, patient_id=pk) for pk in sorted(set(patient_ids)))
+    return event

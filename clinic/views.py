@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts import roles
+from audit.services import note_patients
 from care import selectors
 from care.models import CareAlert
 from clinic import actions, forms
@@ -34,9 +35,9 @@ def home(request: HttpRequest) -> HttpResponse:
 def worklist(request: HttpRequest) -> HttpResponse:
     require(request.user, VIEW_PATIENT)
     limit = None if request.GET.get("all") == "1" else selectors.WORKLIST_LIMIT
-    return render(
-        request, "clinic/worklist.html", {"worklist": selectors.worklist(today=timezone.localdate(), limit=limit)}
-    )
+    worklist = selectors.worklist(today=timezone.localdate(), limit=limit)
+    note_patients(request, [row.status.patient_id for row in (*worklist.injections, *worklist.rechecks)])
+    return render(request, "clinic/worklist.html", {"worklist": worklist})
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -44,6 +45,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     filters = selectors.DashboardFilters.parse(request.GET)
     limit = None if request.GET.get("all") == "1" else selectors.LIST_LIMIT
     board = selectors.dashboard(today=timezone.localdate(), filters=filters, limit=limit)
+    note_patients(request, board.patient_ids())
     return render(
         request,
         "clinic/dashboard.html",

@@ -10,6 +10,7 @@ AuditedManager refuses bulk writes that would skip it.
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Callable, Iterable
 from functools import reduce
 from operator import or_
@@ -110,6 +111,8 @@ class Patient(models.Model):
     phone = models.CharField(max_length=32, blank=True)
     email_reminders_consent = models.BooleanField(default=False)
     email_opt_out_at = models.DateTimeField(null=True, blank=True)
+    # Opaque, in the signed opt-out link of every reminder instead of the database id.
+    reminder_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     neurological_involvement = models.BooleanField(default=False)
     pregnancy = models.CharField(max_length=10, choices=Pregnancy.choices, default=Pregnancy.NONE)
     dietary_intake_adequate = models.CharField(

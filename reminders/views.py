@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.services import note_patients
 from reminders import emails, optout, outbox, selectors
 from reminders.models import Reminder, Status
 
@@ -20,6 +21,8 @@ STAFF_PERMISSION = "patients.view_patient"
 @permission_required(STAFF_PERMISSION, raise_exception=True)
 def reminder_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status") or None
+    reminders = selectors.reminders_page(status=status)
+    note_patients(request, [reminder.patient_id for reminder in reminders])
     return render(
         request,
         "reminders/reminder_list.html",
@@ -27,7 +30,7 @@ def reminder_list(request: HttpRequest) -> HttpResponse:
             "counts": selectors.reminder_status_counts(),
             "statuses": Status.choices,
             "selected": status if status in Status.values else None,
-            "reminders": selectors.reminders_page(status=status),
+            "reminders": reminders,
         },
     )
 

@@ -9,8 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from audit.models import ChartView
-from audit.services import chart_view_log
+from audit.models import AccessEvent
 from clinic import actions
 from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
 from patients.querysets import AuditBypassError, bulk_create_with_history, bulk_update_with_history
@@ -115,23 +114,20 @@ def test_it_bulk_writes_with_history_through_the_wrappers(patient: Patient, nurs
         SymptomCheck.objects.bulk_create([])
 
 
-def test_it_logs_a_chart_view(patient: Patient, nurse, now) -> None:
-    entry = chart_view_log(user=nurse, patient=patient, ip_address="10.0.0.5", now=now)
-    assert (entry.user, entry.patient, entry.viewed_at, entry.ip_address) == (nurse, patient, now, "10.0.0.5")
-
-
 def test_it_logs_each_opening_of_a_chart(client: Client, nurse, patient: Patient) -> None:
     client.force_login(nurse)
     url = reverse("patient_detail", args=[patient.pk])
     assert client.get(url).status_code == 200
     assert client.get(url).status_code == 200
-    assert (
-        list(ChartView.objects.values_list("user__username", "patient__mrn", "ip_address"))
-        == [("nina", patient.mrn, "127.0.0.1")] * 2
-    )
+    reads = AccessEvent.objects.filter(kind="read", page="patient_detail")
+    assert [(e.username, e.ip_address, [p.mrn for p in e.patients.all()]) for e in reads] == [
+        ("nina", "127.0.0.1", [patient.mrn])
+    ] * 2
 
 
-def test_it_does_not_log_a_refused_chart_view(client: Client, stranger, patient: Patient) -> None:
+def test_it_logs_a_refused_chart_view_as_refused_with_the_user(client: Client, stranger, patient: Patient) -> None:
     client.force_login(stranger)
     assert client.get(reverse("patient_detail", args=[patient.pk])).status_code == 403
-    assert not ChartView.objects.exists()
+    assert not AccessEvent.objects.filter(kind="read").exists()
+    denied = AccessEvent.objects.get(kind="denied")
+    assert (denied.user, denied.status_code, denied.detail) == (stranger, 403, f"patient {patient.pk}")

@@ -47,7 +47,7 @@ def test_it_seeds_the_builtin_profiles_field_by_field(slug: str) -> None:
 @time_machine.travel(datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC), tick=False)
 def test_it_seeds_a_demo_clinic_twice_without_duplicates() -> None:
     out = io.StringIO()
-    call_command("seed_demo", "--today", SEED_TODAY.isoformat(), stdout=out)
+    call_command("seed_demo", "--today", SEED_TODAY.isoformat(), "--even-without-debug", stdout=out)
     # The demo shows every phase, verdict and alert of GUIDANCE.md, as the engine sees it.
     statuses = CareStatus.objects.filter(patient__is_active=True)
     assert statuses.count() == Patient.objects.filter(is_active=True).count()
@@ -58,7 +58,7 @@ def test_it_seeds_a_demo_clinic_twice_without_duplicates() -> None:
     counts = {model.__name__: model.objects.count() for model in COUNTED}
     history = {model.__name__: model.history.count() for model in COUNTED[1:]}
 
-    call_command("seed_demo", "--today", SEED_TODAY.isoformat(), stdout=io.StringIO())
+    call_command("seed_demo", "--today", SEED_TODAY.isoformat(), "--even-without-debug", stdout=io.StringIO())
     assert {model.__name__: model.objects.count() for model in COUNTED} == counts
     assert {model.__name__: model.history.count() for model in COUNTED[1:]} == history
 

@@ -47,12 +47,33 @@ def _settings_error(tmp_path: Path, **variables: str) -> str:
 
 def test_it_passes_check_deploy_with_production_settings(tmp_path: Path) -> None:
     environment = _clean_env(
-        tmp_path, DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="clinic.example.org"
+        tmp_path,
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="clinic.example.org",
+        SITE_URL="https://clinic.example.org",
     )
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], environment)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
     assert result.stderr == ""
+
+
+def test_check_refuses_a_site_url_that_is_not_https_in_production(tmp_path: Path) -> None:
+    environment = _clean_env(
+        tmp_path, DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="clinic.example.org"
+    )
+    result = _run(["manage.py", "check"], environment)
+    assert result.returncode != 0 and "b12clinic.E002" in result.stderr and "SITE_URL" in result.stderr
+
+
+def test_smtp_uses_tls_by_default_when_a_host_is_set(tmp_path: Path) -> None:
+    values = _settings(tmp_path, ["EMAIL_USE_TLS", "EMAIL_USE_SSL"], DEBUG="1", EMAIL_HOST="smtp.example.org")
+    assert values == {"EMAIL_USE_TLS": True, "EMAIL_USE_SSL": False}
+    values = _settings(
+        tmp_path, ["EMAIL_USE_TLS", "EMAIL_USE_SSL"], DEBUG="1", EMAIL_HOST="smtp.example.org", EMAIL_USE_SSL="1"
+    )
+    assert values == {"EMAIL_USE_TLS": False, "EMAIL_USE_SSL": True}
 
 
 @pytest.mark.parametrize(

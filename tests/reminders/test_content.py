@@ -8,6 +8,8 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from django.core import signing
 from django.test import Client
 
 from patients.models import Patient
@@ -125,3 +127,15 @@ def test_it_refuses_a_forged_opt_out_link(due_patient: Callable[..., Patient], c
     assert client.get("/reminders/unsubscribe/123/").status_code == 404
     patient.refresh_from_db()
     assert patient.email_opt_out_at is None
+
+
+@pytest.mark.parametrize(("days", "valid"), [(364, True), (366, False)])
+def test_an_opt_out_link_expires_after_a_year_and_names_no_database_id(
+    due_patient: Callable[..., Patient], days: int, valid: bool
+) -> None:
+    patient = due_patient(NOW.date())
+    with time_machine.travel(NOW, tick=False):
+        token = optout.unsubscribe_token(patient)
+    assert signing.loads(token, salt=optout.UNSUBSCRIBE_SALT) == patient.reminder_key.hex  # not the id
+    with time_machine.travel(NOW + datetime.timedelta(days=days), tick=False):
+        assert (optout.patient_for_unsubscribe_token(token) == patient) is valid

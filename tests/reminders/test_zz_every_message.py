@@ -12,7 +12,7 @@ import pytest
 from django.core import signing
 from django.urls import resolve
 
-from reminders.optout import UNSUBSCRIBE_SALT
+from reminders.optout import UNSUBSCRIBE_MAX_AGE, UNSUBSCRIBE_SALT
 from tests.reminders.conftest import SESSION_MESSAGES
 
 # It reads what the real SMTP server received from the other `services` tests.
@@ -57,5 +57,6 @@ def test_every_patient_email_of_the_session_has_a_working_one_click_opt_out() ->
             (link,) = {match.group(0) for match in UNSUBSCRIBE.finditer(body)}
             assert header == f"<{link}>"
         token = UNSUBSCRIBE.search(header).group(1)
-        assert isinstance(signing.loads(token, salt=UNSUBSCRIBE_SALT), int)
+        key = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=UNSUBSCRIBE_MAX_AGE)
+        assert isinstance(key, str) and len(key) == 32 and not key.isdigit()  # opaque, never the database id
         assert resolve(urlsplit(link).path).url_name == "unsubscribe"

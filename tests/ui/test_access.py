@@ -42,7 +42,7 @@ def test_it_refuses_every_clinical_page_to_a_user_without_a_role(client: Client,
         assert response.status_code == 403, url
         assert b"Not allowed" in response.content
     assert client.post(reverse("injection_create", args=[patient.pk]), {}).status_code == 403
-    assert not patient.chart_views.exists()
+    assert not patient.access_events.exists()  # refused: nothing was read
 
 
 def test_it_sends_physicians_to_the_dashboard_and_nurses_to_the_worklist(client: Client, nurse, physician) -> None:

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from audit.models import ChartView
+from audit.models import AccessEvent
 from clinic import actions
 from patients.models import Patient
 
@@ -24,7 +24,7 @@ def test_it_shows_who_changed_what(nurse_client: Client, patient: Patient, nurse
     html = page.content.decode()
     assert page.status_code == 200 and 'data-testid="history"' in html
     assert "nina" in html and "Injection" in html and "<code>phone</code>" in html and "01234 567890" in html
-    assert ChartView.objects.filter(patient=patient).count() == 2  # the chart and its history
+    assert AccessEvent.objects.filter(kind="read", patients=patient).count() == 2  # the chart and its history
 
 
 def test_a_stranger_cannot_read_the_history(client: Client, stranger, patient: Patient) -> None:

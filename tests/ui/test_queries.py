@@ -10,10 +10,13 @@ from tests.ui.builders import Clinic
 
 pytestmark = pytest.mark.django_db
 
-WORKLIST_MAX = 10
-DASHBOARD_MAX = 20
-CHART_MAX = 30
-SEARCH_MAX = 8
+# Each page also writes its access-log row: the event and its patients, in a savepoint (2 more
+# queries inside the test's transaction only).
+ACCESS_LOG = 4
+WORKLIST_MAX = 10 + ACCESS_LOG
+DASHBOARD_MAX = 20 + ACCESS_LOG
+CHART_MAX = 30 + ACCESS_LOG
+SEARCH_MAX = 8 + ACCESS_LOG
 
 
 @pytest.mark.parametrize("count", [10, 200])
@@ -32,9 +35,9 @@ def test_it_renders_every_page_in_a_bounded_number_of_queries(
     with django_assert_max_num_queries(CHART_MAX):
         chart = physician_client.get(reverse("patient_detail", args=[busiest.pk]))
     with django_assert_max_num_queries(SEARCH_MAX):
-        search = physician_client.get(reverse("patient_list"), {"q": "Over"})
+        search = physician_client.post(reverse("patient_list"), {"q": "Over"})
     with django_assert_max_num_queries(SEARCH_MAX):
-        live = physician_client.get(reverse("patient_list"), {"q": "UI-"}, headers={"HX-Request": "true"})
+        live = physician_client.post(reverse("patient_list"), {"q": "UI-"}, headers={"HX-Request": "true"})
 
     for response in (worklist, dashboard, filtered, chart, search, live):
         assert response.status_code == 200

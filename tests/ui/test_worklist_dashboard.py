@@ -138,10 +138,10 @@ def test_search_finds_by_name_or_mrn(nurse_client: Client, clinic: Clinic) -> No
     assert [p.pk for p in selectors.patient_search(query="love")] == [ada.pk]
     assert [p.pk for p in selectors.patient_search(query="ada lovelace")] == [ada.pk]
     assert [p.pk for p in selectors.patient_search(query=ada.mrn.lower())] == [ada.pk]
-    live = nurse_client.get(reverse("patient_list"), {"q": "Lovel"}, headers={"HX-Request": "true"})
+    live = nurse_client.post(reverse("patient_list"), {"q": "Lovel"}, headers={"HX-Request": "true"})
     assert b"Lovelace" in live.content and b"Turing" not in live.content
     assert b"<nav" not in live.content
-    full = nurse_client.get(reverse("patient_list"), {"q": "nobody-like-this"})
+    full = nurse_client.post(reverse("patient_list"), {"q": "nobody-like-this"})
     assert b"No patient matches" in full.content
 
 

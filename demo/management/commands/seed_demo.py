@@ -11,9 +11,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -356,12 +357,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
+            "--even-without-debug",
+            action="store_true",
+            help="Seed although DEBUG is off (a demo server). Never on a clinic's real database.",
+        )
+        parser.add_argument(
             "--today",
             type=datetime.date.fromisoformat,
             help="Build the demo as of this date (YYYY-MM-DD).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["even_without_debug"]:
+            raise CommandError(
+                "seed_demo creates demo users with a known password: it runs only with DEBUG on, or with "
+                "--even-without-debug on a server that is a demo and nothing else."
+            )
         today = options["today"] or timezone.localdate()
         password = os.environ.get("DEMO_PASSWORD") or "b12-demo-pass"
         seeder = Seeder(today=today, password=password)
