@@ -65,6 +65,7 @@ class Clinic:
             "lot_number": "LOT-1",
             "lot_expiry": today() + datetime.timedelta(days=365),
             "given_by": by or self.nurse,
+            "now": at(day),  # logged when given, not back-dated
         }
         values.update(extra)
         actions.injection_record(**values)
