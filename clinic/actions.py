@@ -91,9 +91,11 @@ symptom_check_record = _action(record.symptom_check_record, _argument("patient")
 def injection_record(*, patient: Patient, given_at: datetime.datetime, **arguments: Any) -> Injection:
     """record.injection_record, with the care status's early-dose warning (a dose much earlier than
     the schedule) as one more soft warning to confirm (code `early_dose`)."""
-    early = (
-        injection_early_warning(patient=patient, given_at=given_at) if isinstance(given_at, datetime.datetime) else None
-    )
+    early = None
+    if isinstance(given_at, datetime.datetime):
+        # The stored care status as it is now (the caller's patient may carry an older one).
+        current = Patient.objects.select_related("care_status").get(pk=patient.pk)
+        early = injection_early_warning(patient=current, given_at=given_at)
     warnings = [SoftWarning(EARLY_DOSE, "given_at", early)] if early else []
     injection = record.injection_record(patient=patient, given_at=given_at, warnings=warnings, **arguments)
     record_changed(patient)

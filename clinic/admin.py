@@ -24,7 +24,17 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from clinic import actions
 from patients import services as record
-from patients.models import Cause, Decision, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
+from patients.models import (
+    Cause,
+    Decision,
+    Injection,
+    LabResult,
+    Medication,
+    Patient,
+    PlausibilityRange,
+    Regimen,
+    SymptomCheck,
+)
 from protocols.engine import units
 from protocols.models import ProtocolProfile
 
@@ -151,6 +161,7 @@ class InjectionAdmin(AddOnlyAdmin):
     date_hierarchy = "given_at"
     autocomplete_fields = ["patient"]
     list_select_related = ["patient", "given_by"]
+    readonly_fields = ["voided_at", "voided_by", "void_reason", "confirmed_warnings"]
 
 
 class LabResultAdminForm(forms.ModelForm):
@@ -177,7 +188,15 @@ class LabResultAdmin(AddOnlyAdmin):
     date_hierarchy = "collected_on"
     autocomplete_fields = ["patient"]
     list_select_related = ["patient"]
-    readonly_fields = ["value_canonical", "unit_canonical", "entered_at"]
+    readonly_fields = [
+        "value_canonical",
+        "unit_canonical",
+        "entered_at",
+        "voided_at",
+        "voided_by",
+        "void_reason",
+        "confirmed_warnings",
+    ]
 
 
 @admin.register(SymptomCheck)
@@ -196,6 +215,18 @@ class MedicationAdmin(ClinicalFactsAdmin):
     search_fields = ["patient__mrn", "patient__family_name", "detail"]
     autocomplete_fields = ["patient"]
     list_select_related = ["patient"]
+
+
+@admin.register(PlausibilityRange)
+class PlausibilityRangeAdmin(SimpleHistoryAdmin):
+    """The usual clinical range of each analyte (canonical units): a lab value outside it is saved only
+    once the nurse confirms it. Bounds outside what can be measured are refused."""
+
+    list_display = ["analyte", "low", "high", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # without a row the built-in default applies; change the bounds instead
 
 
 @admin.register(Decision)
