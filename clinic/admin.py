@@ -4,8 +4,9 @@ It lives in the application layer because its writes must go through it: every s
 record the engine reads ends in actions.record_changed (ClinicalFactsAdmin), so the admin cannot
 leave a stale care status or an obsolete reminder behind, and a saved profile is published with
 actions.protocol_profile_publish (a new version, its patients re-evaluated). Injections and lab
-results may be added but not changed or deleted here: corrections go through the actions
-injection_correct/lab_result_correct, which require a reason. Physician decisions (interval override,
+results may be added but not changed or deleted here: corrections and "entered in error" are made on
+the chart (actions injection_correct/injection_void and the lab ones), with a reason. An injection or
+lab added here gets the hard limits of patients.plausibility (model clean()), not the soft warnings. Physician decisions (interval override,
 oral switch) are made on the chart and are read-only here. History is shown, never reverted
 (SIMPLE_HISTORY_REVERT_DISABLED).
 """
