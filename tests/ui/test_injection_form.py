@@ -174,7 +174,7 @@ def test_the_service_returns_the_first_injection_for_a_reused_key(injection_kwar
     assert again.pk == first.pk
     assert Injection.objects.count() == 1
     assert Injection.history.count() == 1
-    again_confirmed = {**injection_kwargs, "confirmed": ["duplicate"]}  # the duplicate guard asks otherwise
+    again_confirmed = {**injection_kwargs, "confirmed": ["duplicate", "early_dose"]}  # asked otherwise
     actions.injection_record(**again_confirmed, submission_key=uuid.uuid4())
     actions.injection_record(**again_confirmed)
     actions.injection_record(**again_confirmed)  # no key: no deduplication by key
