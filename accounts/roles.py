@@ -19,6 +19,8 @@ CHANGE_REGIMEN = "patients.change_regimen"
 ADD_CAUSE = "patients.add_cause"
 CHANGE_CAUSE = "patients.change_cause"
 DELETE_CAUSE = "patients.delete_cause"
+CHANGE_INJECTION = "patients.change_injection"  # correct, or mark entered in error
+CHANGE_LABRESULT = "patients.change_labresult"
 
 # (app_label, codename) per role; each role also has everything of the roles above it.
 _NURSE_PERMISSIONS = [
@@ -28,7 +30,9 @@ _NURSE_PERMISSIONS = [
     ("patients", "add_patient"),
     ("patients", "change_patient"),
     ("patients", "add_injection"),
+    ("patients", "change_injection"),
     ("patients", "add_labresult"),
+    ("patients", "change_labresult"),
     ("patients", "add_symptomcheck"),
     ("patients", "add_medication"),
     ("patients", "change_medication"),

@@ -1,4 +1,5 @@
-"""Loading: the engine's facts for a set of patients, read from the clinical record."""
+"""Loading: the engine's facts for a set of patients, read from the clinical record. Entries marked
+entered in error (voided) are not facts: the engine never sees them."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def facts_by_patient(patient_ids: list[int], *, as_of: datetime.date) -> dict[in
     injections: dict[int, list[InjectionFact]] = defaultdict(list)
     # The clinic's calendar day of each injection (not UTC's), computed by the database.
     for pid, day, drug, dose in (
-        Injection.objects.filter(patient_id__in=patient_ids)
+        Injection.objects.filter(patient_id__in=patient_ids, voided_at__isnull=True)
         .annotate(day=TruncDate("given_at", tzinfo=zone))
         .values_list("patient_id", "day", "drug", "dose_mcg")
     ):
@@ -47,7 +48,7 @@ def facts_by_patient(patient_ids: list[int], *, as_of: datetime.date) -> dict[in
     # The exact canonical value, from the value and unit as entered: the stored canonical value is
     # rounded to 4 decimals (179.99999 pg/mL entered in pmol/L must stay low, not become 180).
     for pid, day, analyte, entered, unit in LabResult.objects.filter(
-        patient_id__in=patient_ids, analyte__in=ANALYTES_READ
+        patient_id__in=patient_ids, analyte__in=ANALYTES_READ, voided_at__isnull=True
     ).values_list("patient_id", "collected_on", "analyte", "value_entered", "unit_entered"):
         labs[pid].append(LabFact(day, analyte, units.to_canonical_exact(analyte, entered, unit), entered, unit))
     symptoms: dict[int, list[SymptomFact]] = defaultdict(list)

@@ -218,7 +218,9 @@ def _filtered(queryset: QuerySet[CareStatus], filters: DashboardFilters) -> Quer
 def _awaiting_oral_decision() -> Q:
     """Oral-switch candidates not on oral therapy whom no physician has declined since the last lab
     result was entered (a decline stands until new results reopen the question)."""
-    newer_lab = LabResult.objects.filter(patient=OuterRef("patient"), entered_at__gt=OuterRef("made_at"))
+    newer_lab = LabResult.objects.filter(
+        patient=OuterRef("patient"), entered_at__gt=OuterRef("made_at"), voided_at__isnull=True
+    )
     declined = Decision.objects.filter(patient=OuterRef("patient"), kind=Decision.Kind.ORAL_SWITCH_DECLINED).filter(
         ~Exists(newer_lab)
     )
@@ -371,7 +373,9 @@ def injection_early_warning(*, patient: Patient, given_at: datetime.datetime) ->
                 f"{status.next_injection_due:%d %b %Y}. Tick the box to confirm it."
             )
     if status.phase == Phase.LOADING:
-        previous = patient.injections.filter(given_at__lte=given_at).order_by("-given_at").first()
+        previous = (
+            patient.injections.filter(given_at__lte=given_at, voided_at__isnull=True).order_by("-given_at").first()
+        )
         if previous is not None:
             gap = (day - timezone.localdate(previous.given_at)).days
             if gap < EARLY_LOADING_DAYS:

@@ -25,9 +25,11 @@ from django.utils import timezone
 
 from accounts import roles
 from care.models import CareAlert, CareStatus, Verdict
+from care.selectors import injection_early_warning
 from care.services import care_status_refresh, care_status_refresh_all
 from patients import services as record
-from patients.models import ORAL_DOSE_MAX_MCG, ORAL_DOSE_MIN_MCG, Decision, Patient, Regimen
+from patients.models import ORAL_DOSE_MAX_MCG, ORAL_DOSE_MIN_MCG, Decision, Injection, Patient, Regimen
+from patients.plausibility import EARLY_DOSE, SoftWarning
 from protocols import services as profiles
 from protocols.models import ProtocolProfile
 from reminders.outbox import reminders_cancel_obsolete
@@ -77,12 +79,29 @@ cause_add = _action(record.cause_add, _argument("patient"))
 cause_update = _action(record.cause_update, _argument("cause"))
 cause_remove = _action(record.cause_remove, _argument("cause"))
 regimen_set_profile = _action(record.regimen_set_profile, _argument("regimen"))
-injection_record = _action(record.injection_record, _argument("patient"))
 injection_correct = _action(record.injection_correct, _argument("injection"))
-injection_delete = _action(record.injection_delete, _argument("injection"))
+injection_void = _action(record.injection_void, _argument("injection"))
 lab_result_record = _action(record.lab_result_record, _argument("patient"))
 lab_result_correct = _action(record.lab_result_correct, _argument("lab"))
+lab_result_void = _action(record.lab_result_void, _argument("lab"))
 symptom_check_record = _action(record.symptom_check_record, _argument("patient"))
+
+
+@transaction.atomic
+def injection_record(*, patient: Patient, given_at: datetime.datetime, **arguments: Any) -> Injection:
+    """record.injection_record, with the care status's early-dose warning (a dose much earlier than
+    the schedule) as one more soft warning to confirm (code `early_dose`)."""
+    early = None
+    if isinstance(given_at, datetime.datetime):
+        # The stored care status as it is now (the caller's patient may carry an older one).
+        current = Patient.objects.select_related("care_status").get(pk=patient.pk)
+        early = injection_early_warning(patient=current, given_at=given_at)
+    warnings = [SoftWarning(EARLY_DOSE, "given_at", early)] if early else []
+    injection = record.injection_record(patient=patient, given_at=given_at, warnings=warnings, **arguments)
+    record_changed(patient)
+    return injection
+
+
 medication_start = _action(record.medication_start, _argument("patient"))
 medication_stop = _action(record.medication_stop, _argument("medication"))
 

@@ -4,8 +4,9 @@ It lives in the application layer because its writes must go through it: every s
 record the engine reads ends in actions.record_changed (ClinicalFactsAdmin), so the admin cannot
 leave a stale care status or an obsolete reminder behind, and a saved profile is published with
 actions.protocol_profile_publish (a new version, its patients re-evaluated). Injections and lab
-results may be added but not changed or deleted here: corrections go through the actions
-injection_correct/lab_result_correct, which require a reason. Physician decisions (interval override,
+results may be added but not changed or deleted here: corrections and "entered in error" are made on
+the chart (actions injection_correct/injection_void and the lab ones), with a reason. An injection or
+lab added here gets the hard limits of patients.plausibility (model clean()), not the soft warnings. Physician decisions (interval override,
 oral switch) are made on the chart and are read-only here. History is shown, never reverted
 (SIMPLE_HISTORY_REVERT_DISABLED).
 """
@@ -26,7 +27,17 @@ from clinic import (
     admin_accounts,  # noqa: F401  (the staff accounts admin)
 )
 from patients import services as record
-from patients.models import Cause, Decision, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
+from patients.models import (
+    Cause,
+    Decision,
+    Injection,
+    LabResult,
+    Medication,
+    Patient,
+    PlausibilityRange,
+    Regimen,
+    SymptomCheck,
+)
 from protocols.engine import units
 from protocols.models import ProtocolProfile
 
@@ -143,6 +154,7 @@ class InjectionAdmin(AddOnlyAdmin):
     date_hierarchy = "given_at"
     autocomplete_fields = ["patient"]
     list_select_related = ["patient", "given_by"]
+    readonly_fields = ["voided_at", "voided_by", "void_reason", "confirmed_warnings"]
 
 
 class LabResultAdminForm(forms.ModelForm):
@@ -169,7 +181,15 @@ class LabResultAdmin(AddOnlyAdmin):
     date_hierarchy = "collected_on"
     autocomplete_fields = ["patient"]
     list_select_related = ["patient"]
-    readonly_fields = ["value_canonical", "unit_canonical", "entered_at"]
+    readonly_fields = [
+        "value_canonical",
+        "unit_canonical",
+        "entered_at",
+        "voided_at",
+        "voided_by",
+        "void_reason",
+        "confirmed_warnings",
+    ]
 
 
 @admin.register(SymptomCheck)
@@ -188,6 +208,18 @@ class MedicationAdmin(ClinicalFactsAdmin):
     search_fields = ["patient__mrn", "patient__family_name", "detail"]
     autocomplete_fields = ["patient"]
     list_select_related = ["patient"]
+
+
+@admin.register(PlausibilityRange)
+class PlausibilityRangeAdmin(SimpleHistoryAdmin):
+    """The usual clinical range of each analyte (canonical units): a lab value outside it is saved only
+    once the nurse confirms it. Bounds outside what can be measured are refused."""
+
+    list_display = ["analyte", "low", "high", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # without a row the built-in default applies; change the bounds instead
 
 
 @admin.register(Decision)

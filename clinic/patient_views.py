@@ -21,7 +21,8 @@ from clinic import actions, selectors
 from patients import forms
 from patients import selectors as record_selectors
 from patients.access import VIEW_PATIENT, patient_for, require
-from patients.models import Medication, Patient
+from patients.models import Injection, LabResult, Medication, Patient
+from patients.plausibility import NeedsConfirmation
 from reminders.selectors import reminders_for_patient
 
 
@@ -61,7 +62,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "age": patient.age_on(today),
         "alerts": list(patient.care_alerts.all()),
         "explanation": care_status_explanation(status, alerts=patient.care_alerts.all()) if status else [],
-        "timeline": record_selectors.patient_timeline(patient),
+        "timeline": record_selectors.patient_timeline(patient, record_selectors.entry_corrections(patient)),
         "trend": record_selectors.b12_trend(patient),
         "active_medications": [m for m in patient.medications.all() if m.stop is None],
         "can_decide": request.user.has_perm("patients.make_decision"),
@@ -90,51 +91,163 @@ def injection_create(request: HttpRequest, patient_id: int) -> HttpResponse:
         permission="patients.add_injection",
         queryset=Patient.objects.select_related("regimen__profile", "care_status"),
     )
-    warning = None
     if request.method == "POST":
-        form = forms.InjectionForm(request.POST, ask_confirmation=True)
+        form = forms.InjectionForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            already = record_selectors.injection_submitted(data["submission_key"])
-            if already is None:
-                warning = care_selectors.injection_early_warning(patient=patient, given_at=data["given_at"])
-            if warning and not data["confirm_early"]:
-                form.add_error("confirm_early", warning)
+            try:
+                injection = actions.injection_record(
+                    patient=patient,
+                    given_at=data["given_at"],
+                    drug=data["drug"],
+                    dose_mcg=data["dose_mcg"],
+                    route=data["route"],
+                    site=data["site"],
+                    lot_number=data["lot_number"],
+                    lot_expiry=data["lot_expiry"],
+                    notes=data["notes"],
+                    given_by=request.user,
+                    submission_key=data["submission_key"],
+                    confirmed=form.confirmed,
+                )
+            except NeedsConfirmation as question:
+                form.ask(question)
+            except ValidationError as error:
+                forms.add_service_errors(form, error)
             else:
-                try:
-                    injection = actions.injection_record(
-                        patient=patient,
-                        given_at=data["given_at"],
-                        drug=data["drug"],
-                        dose_mcg=data["dose_mcg"],
-                        route=data["route"],
-                        site=data["site"],
-                        lot_number=data["lot_number"],
-                        lot_expiry=data["lot_expiry"],
-                        notes=data["notes"],
-                        given_by=request.user,
-                        submission_key=data["submission_key"],
-                    )
-                except ValidationError as error:
-                    forms.add_service_errors(form, error)
-                else:
-                    messages.success(
-                        request,
-                        f"Injection recorded for {patient.full_name}: {injection.get_drug_display()} "
-                        f"{injection.dose_mcg} mcg, {injection.get_site_display().lower()}, "
-                        f"{timezone.localtime(injection.given_at):%d %b %Y %H:%M}.",
-                    )
-                    return _next_or_chart(request, patient)
-        if not warning:
-            form.hide_confirmation()
+                messages.success(
+                    request,
+                    f"Injection recorded for {patient.full_name}: {injection.get_drug_display()} "
+                    f"{injection.dose_mcg} mcg, {injection.get_site_display().lower()}, "
+                    f"{timezone.localtime(injection.given_at):%d %b %Y %H:%M}.",
+                )
+                return _next_or_chart(request, patient)
     else:
         initial = record_selectors.injection_defaults(patient=patient, user=request.user, now=timezone.now())
         form = forms.InjectionForm(initial=initial)
+    return render(request, "patients/injection_form.html", {"patient": patient, "form": form, "next": _next(request)})
+
+
+def _entry(model: type[Injection] | type[LabResult], patient: Patient, pk: int) -> Any:
+    return get_object_or_404(model.objects.select_related("voided_by"), pk=pk, patient=patient)
+
+
+def injection_correct(request: HttpRequest, patient_id: int, injection_id: int) -> HttpResponse:
+    """Correct a recorded injection: the changed fields, a reason; the same checks as a new entry."""
+    patient = patient_for(request.user, patient_id, permission="patients.change_injection", queryset=_with_regimen())
+    injection = _entry(Injection, patient, injection_id)
+    initial = {name: getattr(injection, name) for name in forms.InjectionCorrectForm.base_fields if name != "reason"}
+    initial["given_at"] = timezone.localtime(injection.given_at).replace(second=0, microsecond=0)
+    if request.method == "POST":
+        form = forms.InjectionCorrectForm(request.POST, initial=initial)
+        if form.is_valid():
+            changed = {name: form.cleaned_data[name] for name in form.changed_data if name != "reason"}
+            try:
+                actions.injection_correct(
+                    injection=injection,
+                    data=changed,
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                    confirmed=form.confirmed,
+                )
+            except NeedsConfirmation as question:
+                form.ask(question)
+            except ValidationError as error:
+                forms.add_service_errors(form, error)
+            else:
+                messages.success(request, f"Injection of {timezone.localtime(injection.given_at):%d %b %Y} corrected.")
+                return redirect("patient_detail", patient_id=patient.pk)
+    else:
+        form = forms.InjectionCorrectForm(initial=initial)
     return render(
         request,
-        "patients/injection_form.html",
-        {"patient": patient, "form": form, "warning": warning, "next": _next(request)},
+        "patients/correct_form.html",
+        {"patient": patient, "form": form, "entry": injection, "kind": "injection", "title": "Correct an injection"},
     )
+
+
+def lab_correct(request: HttpRequest, patient_id: int, lab_id: int) -> HttpResponse:
+    patient = patient_for(request.user, patient_id, permission="patients.change_labresult")
+    lab = _entry(LabResult, patient, lab_id)
+    initial = {
+        "analyte": lab.analyte,
+        "value": f"{lab.value_entered.normalize():f}",
+        "unit": lab.unit_entered,
+        "collected_on": lab.collected_on,
+    }
+    if request.method == "POST":
+        form = forms.LabResultCorrectForm(request.POST, initial=initial)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                actions.lab_result_correct(
+                    lab=lab,
+                    value=data["value"],
+                    unit=data["unit"],
+                    collected_on=data["collected_on"],
+                    by=request.user,
+                    reason=data["reason"],
+                    confirmed=form.confirmed,
+                )
+            except NeedsConfirmation as question:
+                form.ask(question)
+            except ValidationError as error:
+                forms.add_service_errors(form, error)
+            else:
+                messages.success(request, f"{lab.get_analyte_display()} of {lab.collected_on:%d %b %Y} corrected.")
+                return redirect("patient_detail", patient_id=patient.pk)
+    else:
+        form = forms.LabResultCorrectForm(initial=initial)
+    return render(
+        request,
+        "patients/correct_form.html",
+        {
+            "patient": patient,
+            "form": form,
+            "entry": lab,
+            "kind": "lab",
+            "title": "Correct a lab result",
+            "analyte_units": forms.analyte_units_json(),
+        },
+    )
+
+
+def _void(request: HttpRequest, patient: Patient, entry: Injection | LabResult, kind: str) -> HttpResponse:
+    """Mark an entry entered in error, with a reason: it stays on the chart, struck through."""
+    if request.method == "POST":
+        form = forms.VoidForm(request.POST)
+        if form.is_valid():
+            try:
+                if kind == "injection":
+                    actions.injection_void(injection=entry, by=request.user, reason=form.cleaned_data["reason"])
+                else:
+                    actions.lab_result_void(lab=entry, by=request.user, reason=form.cleaned_data["reason"])
+            except ValidationError as error:
+                forms.add_service_errors(form, error)
+            else:
+                messages.success(request, "Marked as entered in error. It stays on the chart, struck through.")
+                return redirect("patient_detail", patient_id=patient.pk)
+    else:
+        form = forms.VoidForm()
+    return render(
+        request,
+        "patients/void_form.html",
+        {"patient": patient, "form": form, "entry": entry, "kind": kind, "title": "Mark as entered in error"},
+    )
+
+
+def injection_void(request: HttpRequest, patient_id: int, injection_id: int) -> HttpResponse:
+    patient = patient_for(request.user, patient_id, permission="patients.change_injection")
+    return _void(request, patient, _entry(Injection, patient, injection_id), "injection")
+
+
+def lab_void(request: HttpRequest, patient_id: int, lab_id: int) -> HttpResponse:
+    patient = patient_for(request.user, patient_id, permission="patients.change_labresult")
+    return _void(request, patient, _entry(LabResult, patient, lab_id), "lab")
+
+
+def _with_regimen() -> Any:
+    return Patient.objects.select_related("regimen__profile")
 
 
 # Labs, symptoms, medications -----------------------------------------------------------------------
@@ -155,7 +268,10 @@ def lab_create(request: HttpRequest, patient_id: int) -> HttpResponse:
                     collected_on=data["collected_on"],
                     notes=data["notes"],
                     entered_by=request.user,
+                    confirmed=form.confirmed,
                 )
+            except NeedsConfirmation as question:
+                form.ask(question)
             except ValidationError as error:
                 forms.add_service_errors(form, error)
             else:

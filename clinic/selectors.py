@@ -15,8 +15,11 @@ def patient_chart_queryset() -> QuerySet[Patient]:
     ).prefetch_related(
         "causes",
         "care_alerts",
-        Prefetch("injections", queryset=Injection.objects.select_related("given_by").order_by("given_at")),
-        Prefetch("labs", queryset=LabResult.objects.select_related("entered_by").order_by("collected_on", "pk")),
+        Prefetch("injections", queryset=Injection.objects.select_related("given_by", "voided_by").order_by("given_at")),
+        Prefetch(
+            "labs",
+            queryset=LabResult.objects.select_related("entered_by", "voided_by").order_by("collected_on", "pk"),
+        ),
         Prefetch("symptom_checks", queryset=SymptomCheck.objects.select_related("recorded_by")),
         Prefetch("medications", queryset=Medication.objects.select_related("recorded_by")),
         Prefetch("decisions", queryset=Decision.objects.select_related("made_by")),

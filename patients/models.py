@@ -17,12 +17,13 @@ from operator import or_
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from patients import plausibility
 from patients.querysets import AuditedManager
 from protocols.engine import profiles as engine_profiles
 from protocols.engine import units
@@ -391,6 +392,15 @@ class Regimen(models.Model):
             raise ValidationError(errors)
 
 
+def _void_complete(model: str) -> models.CheckConstraint:
+    """Entered in error: when, by whom and why, all three or none."""
+    return models.CheckConstraint(
+        condition=Q(voided_at__isnull=True, voided_by__isnull=True, void_reason="")
+        | (Q(voided_at__isnull=False, voided_by__isnull=False) & ~Q(void_reason="")),
+        name=f"{model}_void_complete",
+    )
+
+
 class Injection(models.Model):
     Drug = Drug
     Route = Route
@@ -405,8 +415,16 @@ class Injection(models.Model):
     lot_number = models.CharField(max_length=50)
     lot_expiry = models.DateField()
     given_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, validators=[MaxLengthValidator(plausibility.NOTES_MAX)])
     created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_warnings = models.JSONField(
+        default=list, blank=True, editable=False, help_text="Soft warnings confirmed at entry: which, by whom, when."
+    )
+    voided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
+    void_reason = models.TextField(blank=True, editable=False)
     # The form's one-time key: a double-click or a resubmitted form records one injection, not two.
     submission_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
@@ -425,19 +443,36 @@ class Injection(models.Model):
             ),
             models.CheckConstraint(condition=Q(site__in=_choice_values(Site)), name="injection_site_valid"),
             models.CheckConstraint(condition=~Q(lot_number=""), name="injection_lot_number_not_blank"),
+            _void_complete("injection"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_drug_display()} {self.dose_mcg} mcg on {self.given_at:%Y-%m-%d}"
 
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
+
     def clean(self) -> None:
+        birth = self.patient.birth_date if self.patient_id else None
+        given_on = timezone.localdate(self.given_at) if isinstance(self.given_at, datetime.datetime) else None
+        errors = plausibility.hard_problems(
+            {
+                "given_at": plausibility.date_problem(given_on, birth_date=birth),
+                "lot_expiry": plausibility.date_problem(self.lot_expiry, birth_date=None),
+                "dose_mcg": plausibility.dose_problem(self.dose_mcg),
+            }
+        )
         # The clinic's calendar day, not UTC's, decides whether the lot had expired.
         if (
-            self.given_at is not None
-            and self.lot_expiry is not None
-            and self.lot_expiry < timezone.localdate(self.given_at)
+            "lot_expiry" not in errors
+            and given_on is not None
+            and isinstance(self.lot_expiry, datetime.date)
+            and self.lot_expiry < given_on
         ):
-            raise ValidationError({"lot_expiry": "This lot had expired on the day the injection was given."})
+            errors["lot_expiry"] = "This lot had expired on the day the injection was given."
+        if errors:
+            raise ValidationError(errors)
 
 
 def _unit_pairs(unit_field: str, allowed: Callable[[units.Analyte], Iterable[str]]) -> Q:
@@ -460,7 +495,15 @@ class LabResult(models.Model):
     collected_on = models.DateField()
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     entered_at = models.DateTimeField(auto_now_add=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, validators=[MaxLengthValidator(plausibility.NOTES_MAX)])
+    confirmed_warnings = models.JSONField(
+        default=list, blank=True, editable=False, help_text="Soft warnings confirmed at entry: which, by whom, when."
+    )
+    voided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
+    void_reason = models.TextField(blank=True, editable=False)
 
     objects = AuditedManager()
     history = HistoricalRecords()
@@ -487,18 +530,35 @@ class LabResult(models.Model):
                 condition=Q(value_canonical__gte=0),
                 name="labresult_canonical_not_negative",
             ),
+            _void_complete("labresult"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_analyte_display()} {self.value_entered} {self.unit_entered} on {self.collected_on}"
 
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
+
     def clean(self) -> None:
-        """Normalise the unit's spelling and compute the canonical value from what was entered."""
+        """Normalise the unit's spelling and compute the canonical value from what was entered; refuse
+        a date before 1900 or the birth date and a value outside what can be measured."""
+        birth = self.patient.birth_date if self.patient_id else None
+        problem = plausibility.date_problem(self.collected_on, birth_date=birth)
+        if problem:
+            raise ValidationError({"collected_on": problem})
         if self.value_entered is None or not self.analyte:
             return
+        problem = plausibility.number_problem(self.value_entered)
+        if problem:
+            raise ValidationError({"value_entered": problem})
         try:
             self.unit_entered = units.unit_for(self.analyte, self.unit_entered).symbol
-            self.value_canonical = units.to_canonical(self.analyte, self.value_entered, self.unit_entered)
+            exact = units.to_canonical_exact(self.analyte, self.value_entered, self.unit_entered)
+            problem = plausibility.value_problem(self.analyte, exact)
+            if problem:
+                raise ValidationError({"value_entered": problem})
+            self.value_canonical = units.round_for_storage(exact)
             self.unit_canonical = units.canonical_unit(self.analyte)
         except units.UnitError as error:
             field = {"unit": "unit_entered", "value": "value_entered"}.get(error.field, error.field)
@@ -618,3 +678,45 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for patient {self.patient_id} by {self.made_by} on {self.made_at:%Y-%m-%d}"
+
+
+class PlausibilityRange(models.Model):
+    """The usual clinical range of an analyte, in its canonical unit: a lab value outside it is saved
+    only once someone confirms it. Clinic-tunable in the admin; patients.plausibility.USUAL_RANGES are
+    the defaults (and apply to an analyte without a row)."""
+
+    analyte = models.CharField(max_length=32, choices=units.ANALYTE_CHOICES, unique=True)
+    low = models.DecimalField(max_digits=12, decimal_places=4, validators=[MinValueValidator(0)])
+    high = models.DecimalField(max_digits=12, decimal_places=4, validators=[MinValueValidator(0)])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AuditedManager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["analyte"]
+        constraints = [
+            models.CheckConstraint(condition=Q(high__gt=F("low")), name="plausibilityrange_high_above_low"),
+        ]
+
+    def __str__(self) -> str:
+        unit = units.canonical_unit(self.analyte) if self.analyte in units.ANALYTES else ""
+        return f"{self.get_analyte_display()}: {self.low.normalize():f}-{self.high.normalize():f} {unit}"
+
+    def clean(self) -> None:
+        if self.low is not None and self.high is not None and self.high <= self.low:
+            raise ValidationError({"high": "The upper bound must be above the lower bound."})
+        bounds = plausibility.PHYSICAL_RANGES.get(self.analyte)
+        if bounds is not None:
+            for name in ("low", "high"):
+                value = getattr(self, name)
+                if value is not None and value not in bounds:
+                    raise ValidationError(
+                        {
+                            name: f"Outside what can be measured ({bounds.low.normalize():f}-{bounds.high.normalize():f})."
+                        }
+                    )
+
+    @property
+    def range(self) -> plausibility.Range:
+        return plausibility.Range(self.low, self.high)

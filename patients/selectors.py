@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from patients.models import Cause, Decision, Injection, LabResult, Medication, Patient, Regimen, Site, SymptomCheck
@@ -18,7 +21,7 @@ def patient_list(*, active: bool = True) -> QuerySet[Patient]:
     return (
         Patient.objects.filter(is_active=active)
         .select_related("regimen__profile")
-        .annotate(injection_count=Count("injections"))
+        .annotate(injection_count=Count("injections", filter=Q(injections__voided_at__isnull=True)))
         .order_by("family_name", "given_name")
     )
 
@@ -27,18 +30,42 @@ def patient_list(*, active: bool = True) -> QuerySet[Patient]:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """One correction of an injection or a lab result, from its history."""
+
+    when: datetime.datetime
+    who: object
+    reason: str
+    changes: list[FieldChange]
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     day: datetime.date
     moment: datetime.datetime | None
     kind: str  # injection, lab, symptoms, medication, decision
     obj: Any
+    corrections: tuple[Correction, ...] = ()
 
 
-def patient_timeline(patient: Patient) -> list[TimelineEntry]:
-    """Everything that happened to a patient loaded by `patient_chart`, newest first (no queries)."""
+def patient_timeline(
+    patient: Patient, corrections: Mapping[tuple[str, int], list[Correction]] | None = None
+) -> list[TimelineEntry]:
+    """Everything that happened to a patient loaded by `patient_chart`, newest first (no queries);
+    injections and labs with their `corrections` (entry_corrections) and, when voided, who voided
+    them, when and why (on the object)."""
+    fixes = corrections or {}
     entries = [
-        *(TimelineEntry(timezone.localdate(i.given_at), i.given_at, "injection", i) for i in patient.injections.all()),
-        *(TimelineEntry(lab.collected_on, None, "lab", lab) for lab in patient.labs.all()),
+        *(
+            TimelineEntry(
+                timezone.localdate(i.given_at), i.given_at, "injection", i, tuple(fixes.get(("injection", i.pk), ()))
+            )
+            for i in patient.injections.all()
+        ),
+        *(
+            TimelineEntry(lab.collected_on, None, "lab", lab, tuple(fixes.get(("lab", lab.pk), ())))
+            for lab in patient.labs.all()
+        ),
         *(TimelineEntry(s.checked_on, None, "symptoms", s) for s in patient.symptom_checks.all()),
         *(TimelineEntry(m.start, None, "medication", m) for m in patient.medications.all()),
         *(TimelineEntry(timezone.localdate(d.made_at), d.made_at, "decision", d) for d in patient.decisions.all()),
@@ -59,9 +86,11 @@ def b12_trend(patient: Patient) -> dict[str, Any]:
         "b12": [
             {"x": lab.collected_on.isoformat(), "y": float(lab.value_canonical)}
             for lab in patient.labs.all()
-            if lab.analyte == "b12"
+            if lab.analyte == "b12" and lab.voided_at is None
         ],
-        "injections": [timezone.localdate(i.given_at).isoformat() for i in patient.injections.all()],
+        "injections": [
+            timezone.localdate(i.given_at).isoformat() for i in patient.injections.all() if i.voided_at is None
+        ],
     }
 
 
@@ -128,6 +157,48 @@ def patient_history(patient: Patient) -> list[HistoryEntry]:
     return entries[:HISTORY_LIMIT]
 
 
+# Corrections ---------------------------------------------------------------------------------------
+
+# Changes that are not corrections of what was recorded (voiding, confirmations, bookkeeping).
+_NOT_CORRECTIONS = _NOT_SHOWN | {"confirmed_warnings", "voided_at", "voided_by", "void_reason", "submission_key"}
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, datetime.datetime):
+        return f"{timezone.localtime(value):%d %b %Y %H:%M}"
+    if isinstance(value, datetime.date):
+        return f"{value:%d %b %Y}"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return "" if value is None else str(value)
+
+
+def entry_corrections(patient: Patient) -> dict[tuple[str, int], list[Correction]]:
+    """The corrections of the patient's injections and lab results, keyed ("injection" or "lab", pk),
+    oldest first, each with who, when, why and the fields it changed (from the history: two queries)."""
+    found: dict[tuple[str, int], list[Correction]] = defaultdict(list)
+    sources: list[tuple[str, type[Injection] | type[LabResult]]] = [("injection", Injection), ("lab", LabResult)]
+    for kind, model in sources:
+        previous: dict[int, Any] = {}
+        rows = model.history.filter(patient_id=patient.pk).select_related("history_user")  # type: ignore[attr-defined]
+        for row in rows.order_by("id", "history_date", "history_id"):
+            before = previous.get(row.id)
+            previous[row.id] = row
+            if before is None or row.history_type != "~":
+                continue
+            delta = row.diff_against(before, foreign_keys_are_objs=False)
+            changes = [
+                FieldChange(str(model._meta.get_field(c.field).verbose_name), _shown(c.old), _shown(c.new))
+                for c in delta.changes
+                if c.field not in _NOT_CORRECTIONS
+            ]
+            if changes:
+                found[(kind, row.id)].append(
+                    Correction(row.history_date, row.history_user, row.history_change_reason or "", changes)
+                )
+    return dict(found)
+
+
 # Injections ----------------------------------------------------------------------------------------
 
 _OTHER_SIDE = {
@@ -144,8 +215,8 @@ def injection_defaults(*, patient: Patient, user: AbstractBaseUser, now: datetim
     """What the injection form starts with: the regimen's drug and dose, the patient's last route and
     the other side from the last site, and the lot this user used last (unless it has expired)."""
     profile = patient.regimen.profile
-    last = patient.injections.order_by("-given_at").first()
-    mine = Injection.objects.filter(given_by=user).order_by("-created_at", "-pk").first()
+    last = patient.injections.filter(voided_at__isnull=True).order_by("-given_at").first()
+    mine = Injection.objects.filter(given_by=user, voided_at__isnull=True).order_by("-created_at", "-pk").first()
     today = timezone.localdate(now)
     defaults: dict[str, Any] = {
         "given_at": timezone.localtime(now).replace(second=0, microsecond=0),
@@ -158,10 +229,3 @@ def injection_defaults(*, patient: Patient, user: AbstractBaseUser, now: datetim
     if mine is not None and mine.lot_expiry >= today:
         defaults.update(lot_number=mine.lot_number, lot_expiry=mine.lot_expiry)
     return defaults
-
-
-def injection_submitted(submission_key: uuid.UUID | None) -> Injection | None:
-    """The injection a form with this one-time key already recorded, if any."""
-    if submission_key is None:
-        return None
-    return Injection.objects.filter(submission_key=submission_key).first()

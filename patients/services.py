@@ -13,17 +13,27 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts import roles
-from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
+from patients import plausibility
+from patients.models import (
+    Cause,
+    Injection,
+    LabResult,
+    Medication,
+    Patient,
+    PlausibilityRange,
+    Regimen,
+    SymptomCheck,
+)
 from protocols.engine import units
 from protocols.engine.profiles import DEFAULT_PROFILE_SLUG
 from protocols.models import ProtocolProfile
@@ -69,11 +79,13 @@ def _validate(
     *,
     extra: Mapping[str, str | None] | None = None,
     rename: Mapping[str, str] | None = None,
+    force: Collection[str] = (),
 ) -> None:
     """full_clean() plus the service's own checks; one ValidationError naming the service's arguments.
 
     `extra` maps a model field to a message (None: no problem); it is only reported when the field
-    passed full_clean. `rename` maps model field names to the service's argument names.
+    passed full_clean, unless the field is in `force` (the value full_clean saw was a placeholder).
+    `rename` maps model field names to the service's argument names.
     """
     errors: dict[str, list[str]] = {}
     try:
@@ -81,7 +93,7 @@ def _validate(
     except ValidationError as error:
         errors.update(error.message_dict)
     for field, message in (extra or {}).items():
-        if message and field not in errors:
+        if message and (field not in errors or field in force):
             errors[field] = [message]
     if errors:
         rename = rename or {}
@@ -431,6 +443,71 @@ def regimen_resume_injections(*, regimen: Regimen, by: AbstractBaseUser) -> Regi
     return regimen
 
 
+# Plausibility and confirmations --------------------------------------------------------------------
+
+ENTERED_IN_ERROR = "This entry was marked entered in error; it cannot be changed any more."
+NOTHING_CHANGED = "Change at least one field (or leave the entry as it is)."
+
+
+def user_label(user: AbstractBaseUser | None) -> str:
+    """How a user is named in warnings and confirmations: the full name, else the login."""
+    if user is None:
+        return "someone"
+    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return full or user.get_username()
+
+
+def _reason_text(reason: str, *, what: str) -> tuple[str, str | None]:
+    text = (reason or "").strip()
+    if not text:
+        return text, f"Say why the {what}."
+    return text, plausibility.text_problem(text)
+
+
+def _whole_number(value: object) -> tuple[object, str | None]:
+    """A dose as typed (text: ASCII digits only) or passed (an int)."""
+    problem = plausibility.number_problem(value)
+    if problem:
+        return value, problem
+    if isinstance(value, str):
+        if "." in value:
+            return value, "Give the dose in whole mcg."
+        return int(value), None
+    return value, None
+
+
+def _confirm(
+    instance: Injection | LabResult,
+    warnings: Iterable[plausibility.SoftWarning | None],
+    confirmed: Collection[str],
+    *,
+    by: AbstractBaseUser,
+    now: datetime.datetime,
+) -> None:
+    """Raise NeedsConfirmation (nothing saved, the instance reloaded) unless every warning that applies
+    was confirmed; otherwise add the confirmations, with who and when, to the entry."""
+    applying = [w for w in warnings if w is not None]
+    if plausibility.unconfirmed(applying, confirmed):
+        if instance.pk is not None:
+            instance.refresh_from_db()
+        raise plausibility.NeedsConfirmation(applying)
+    if applying:
+        instance.confirmed_warnings = [
+            *instance.confirmed_warnings,
+            *plausibility.confirmation_records(applying, by=user_label(by), by_id=by.pk, at=now),
+        ]
+
+
+def _refuse_voided(instance: Injection | LabResult) -> None:
+    if instance.voided_at is not None:
+        raise ValidationError({NON_FIELD_ERRORS: ENTERED_IN_ERROR})
+
+
+def _lock(patient: Patient) -> None:
+    """Entries of one patient are checked against each other (duplicates, order): one at a time."""
+    Patient.objects.select_for_update().filter(pk=patient.pk).exists()
+
+
 # Injections ----------------------------------------------------------------------------------------
 
 
@@ -443,13 +520,47 @@ def _injection_problems(injection: Injection, now: datetime.datetime) -> dict[st
     }
 
 
+def _injection_warnings(
+    injection: Injection, *, entered_at: datetime.datetime, changed: Collection[str] | None
+) -> list[plausibility.SoftWarning | None]:
+    """The soft warnings of a new injection (`changed` None) or of the fields a correction changes.
+    `entered_at`: when the entry was first recorded (a correction does not make it back-dated)."""
+    warnings: list[plausibility.SoftWarning | None] = []
+    if changed is None or "dose_mcg" in changed:
+        profile = injection.patient.regimen.profile
+        warnings.append(
+            plausibility.dose_warning(injection.dose_mcg, profile_dose=profile.dose_mcg, profile_name=profile.name)
+        )
+    if changed is None or "given_at" in changed:
+        given_at = injection.given_at
+        warnings.append(plausibility.backdated_warning(given_at, now=entered_at))
+        others = Injection.objects.filter(patient_id=injection.patient_id, voided_at__isnull=True).exclude(
+            pk=injection.pk
+        )
+        window = datetime.timedelta(hours=plausibility.DUPLICATE_HOURS)
+        twin = (
+            others.filter(given_at__gt=given_at - window, given_at__lt=given_at + window)
+            .select_related("given_by")
+            .order_by("-given_at")
+            .first()
+        )
+        if twin is not None:
+            warnings.append(
+                plausibility.duplicate_injection_warning(twin.given_at, by=user_label(twin.given_by), new=given_at)
+            )
+        latest = others.order_by("-given_at").values_list("given_at", flat=True).first()
+        if latest is not None and not plausibility.is_duplicate_time(latest, given_at):
+            warnings.append(plausibility.before_previous_warning(given_at, latest=latest))
+    return warnings
+
+
 @transaction.atomic
 def injection_record(
     *,
     patient: Patient,
     given_at: datetime.datetime,
     drug: str,
-    dose_mcg: int,
+    dose_mcg: int | str,
     route: str,
     site: str,
     lot_number: str,
@@ -458,20 +569,29 @@ def injection_record(
     notes: str = "",
     now: datetime.datetime | None = None,
     submission_key: uuid.UUID | None = None,
+    confirmed: Collection[str] = (),
+    warnings: Iterable[plausibility.SoftWarning | None] = (),
 ) -> Injection:
     """Record an injection. With `submission_key` (the form's one-time key) a resubmission returns the
-    injection the first submission recorded instead of recording a second one."""
+    injection the first submission recorded instead of recording a second one.
+
+    Hard limits (patients.plausibility) refuse; soft ones (a dose other than the profile's, a date more
+    than a few days back or before the latest injection, another injection within a few hours, and
+    the caller's own `warnings`, e.g. the care status's early-dose warning) raise NeedsConfirmation
+    unless their codes are in `confirmed`; the confirmations are stored with the injection."""
     if submission_key is not None:
         already = Injection.objects.filter(submission_key=submission_key).first()
         if already is not None:
             return _same_submission(already, patient)
     now = now or timezone.now()
+    _lock(patient)
+    dose, dose_problem = _whole_number(dose_mcg)
     injection = Injection(
         patient=patient,
         submission_key=submission_key,
         given_at=given_at,
         drug=drug,
-        dose_mcg=dose_mcg,
+        dose_mcg=1 if dose_problem else dose,  # a placeholder: the other fields are still checked
         route=route,
         site=site,
         lot_number=lot_number.strip(),
@@ -479,7 +599,15 @@ def injection_record(
         given_by=given_by,
         notes=notes.strip(),
     )
-    _validate(injection, extra=_injection_problems(injection, now))
+    problems = _injection_problems(injection, now)
+    _validate(injection, extra={**problems, "dose_mcg": dose_problem}, force=("dose_mcg",) if dose_problem else ())
+    _confirm(
+        injection,
+        [*_injection_warnings(injection, entered_at=now, changed=None), *warnings],
+        confirmed,
+        by=given_by,
+        now=now,
+    )
     try:
         with transaction.atomic():  # a savepoint: a concurrent twin loses the race on the unique key
             _save(injection, by=given_by)
@@ -504,27 +632,58 @@ def injection_correct(
     by: AbstractBaseUser,
     reason: str,
     now: datetime.datetime | None = None,
+    confirmed: Collection[str] = (),
 ) -> Injection:
-    """Correct a recorded injection (a typo in the lot, the wrong site); the reason goes in the history."""
-    if not reason.strip():
-        raise ValidationError({"reason": "Say why the record is corrected."})
+    """Correct a recorded injection (a typo in the dose, the date, the lot); the reason goes in the
+    history, which keeps every version. The changed fields get the same checks as a new entry."""
+    _require(by, roles.CHANGE_INJECTION, "correct an injection")
+    _refuse_voided(injection)
+    text, reason_problem = _reason_text(reason, what="record is corrected")
     now = now or timezone.now()
+    data = dict(data)
+    dose_problem = None
+    if "dose_mcg" in data:
+        data["dose_mcg"], dose_problem = _whole_number(data["dose_mcg"])
+        if dose_problem:
+            data["dose_mcg"] = injection.dose_mcg
+    if "lot_number" in data:
+        data["lot_number"] = str(data["lot_number"]).strip()
+    if "notes" in data:
+        data["notes"] = str(data["notes"] or "").strip()
+    changed = {name for name, value in data.items() if getattr(injection, name) != value}
     _apply(injection, data, INJECTION_EDITABLE_FIELDS)
-    problems = _injection_problems(injection, now)
-    problems["patient"] = None  # a discharged patient's record may still be corrected
-    _validate(injection, extra=problems)
-    _save(injection, by=by, reason=reason.strip())
+    problems: dict[str, str | None] = {**_injection_problems(injection, now), "patient": None}
+    problems.update(dose_mcg=dose_problem, reason=reason_problem)
+    _validate(injection, extra=problems, force=("dose_mcg", "reason"))
+    if not changed:
+        _refuse(injection, {NON_FIELD_ERRORS: NOTHING_CHANGED})
+    _confirm(
+        injection,
+        _injection_warnings(injection, entered_at=injection.created_at, changed=changed),
+        confirmed,
+        by=by,
+        now=now,
+    )
+    _save(injection, by=by, reason=text)
     return injection
 
 
 @transaction.atomic
-def injection_delete(*, injection: Injection, by: AbstractBaseUser, reason: str) -> None:
-    """Remove an injection recorded in error; the history keeps it, with who removed it and why."""
-    if not reason.strip():
-        raise ValidationError({"reason": "Say why the record is removed."})
-    injection._history_user = by  # type: ignore[attr-defined]
-    injection._change_reason = reason.strip()  # type: ignore[attr-defined]
-    injection.delete()
+def injection_void(
+    *, injection: Injection, by: AbstractBaseUser, reason: str, now: datetime.datetime | None = None
+) -> Injection:
+    """Mark an injection entered in error: it stays on the record (and in the chart, struck through)
+    with who, when and why, and the engine no longer reads it. Nothing is ever deleted."""
+    _require(by, roles.CHANGE_INJECTION, "mark an injection entered in error")
+    _refuse_voided(injection)
+    text, problem = _reason_text(reason, what="entry is marked entered in error")
+    if problem:
+        raise ValidationError({"reason": problem})
+    injection.voided_at = now or timezone.now()
+    injection.voided_by = by
+    injection.void_reason = text
+    _save(injection, by=by, reason=f"Entered in error: {text}")
+    return injection
 
 
 # Labs ----------------------------------------------------------------------------------------------
@@ -535,10 +694,14 @@ _LAB_RENAME = {"value_entered": "value", "unit_entered": "unit"}
 def _set_lab_value(lab: LabResult, *, value: object, unit: str) -> dict[str, str]:
     """Put the parsed value and the unit's standard spelling on `lab`; the problems, by argument name."""
     problems: dict[str, str] = {}
-    try:
-        lab.value_entered = units.parse_value(value)
-    except units.UnitError as error:
-        problems[error.field] = error.message
+    problem = plausibility.number_problem(value)
+    if problem:
+        problems["value"] = problem
+    else:
+        try:
+            lab.value_entered = units.parse_value(value)
+        except units.UnitError as error:
+            problems[error.field] = error.message
     try:
         lab.unit_entered = units.unit_for(lab.analyte, unit).symbol
     except units.UnitError as error:
@@ -556,6 +719,41 @@ def _lab_validate(lab: LabResult, problems: dict[str, str], today: datetime.date
     )
 
 
+def usual_range(analyte: str) -> plausibility.Range:
+    """The clinic's usual range of `analyte` (PlausibilityRange), else the default."""
+    row = PlausibilityRange.objects.filter(analyte=analyte).first()
+    return row.range if row is not None else plausibility.USUAL_RANGES[analyte]
+
+
+def _lab_warnings(lab: LabResult) -> list[plausibility.SoftWarning | None]:
+    canonical = units.to_canonical_exact(lab.analyte, lab.value_entered, lab.unit_entered)
+    warnings = [plausibility.unusual_value_warning(lab.analyte, canonical, usual_range(lab.analyte))]
+    twin = (
+        LabResult.objects.filter(
+            patient_id=lab.patient_id,
+            analyte=lab.analyte,
+            collected_on=lab.collected_on,
+            value_canonical=units.round_for_storage(canonical),
+            voided_at__isnull=True,
+        )
+        .exclude(pk=lab.pk)
+        .select_related("entered_by")
+        .order_by("-entered_at")
+        .first()
+    )
+    if twin is not None:
+        warnings.append(
+            plausibility.duplicate_lab_warning(
+                label=twin.get_analyte_display(),
+                value=f"{twin.value_entered.normalize():f} {twin.unit_entered}",
+                day=twin.collected_on,
+                entered_at=twin.entered_at,
+                by=user_label(twin.entered_by),
+            )
+        )
+    return warnings
+
+
 @transaction.atomic
 def lab_result_record(
     *,
@@ -567,11 +765,18 @@ def lab_result_record(
     entered_by: AbstractBaseUser,
     notes: str = "",
     today: datetime.date | None = None,
+    now: datetime.datetime | None = None,
+    confirmed: Collection[str] = (),
 ) -> LabResult:
-    """Record a lab value as entered; the canonical value is computed (units.to_canonical)."""
-    today = today or timezone.localdate()
+    """Record a lab value as entered; the canonical value is computed (units.to_canonical). Hard
+    limits refuse; a value outside the analyte's usual range or the same result already on record
+    raise NeedsConfirmation unless confirmed (patients.plausibility)."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
+    _lock(patient)
     lab = LabResult(patient=patient, analyte=analyte, collected_on=collected_on, entered_by=entered_by, notes=notes)
     _lab_validate(lab, _set_lab_value(lab, value=value, unit=unit), today)
+    _confirm(lab, _lab_warnings(lab), confirmed, by=entered_by, now=now)
     _save(lab, by=entered_by)
     return lab
 
@@ -586,16 +791,44 @@ def lab_result_correct(
     reason: str,
     collected_on: datetime.date | None = None,
     today: datetime.date | None = None,
+    now: datetime.datetime | None = None,
+    confirmed: Collection[str] = (),
 ) -> LabResult:
-    """Correct a mistyped value, unit or date; `entered_by` stays, the history names the corrector."""
-    today = today or timezone.localdate()
+    """Correct a mistyped value, unit or date; `entered_by` stays, the history names the corrector and
+    keeps every version."""
+    _require(by, roles.CHANGE_LABRESULT, "correct a lab result")
+    _refuse_voided(lab)
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
+    before = (lab.value_entered, lab.unit_entered, lab.collected_on)
     problems = _set_lab_value(lab, value=value, unit=unit)
-    if not reason.strip():
-        problems["reason"] = "Say why the result is corrected."
+    text, reason_problem = _reason_text(reason, what="result is corrected")
+    if reason_problem:
+        problems["reason"] = reason_problem
     if collected_on is not None:
         lab.collected_on = collected_on
     _lab_validate(lab, problems, today)
-    _save(lab, by=by, reason=reason.strip())
+    if (lab.value_entered, lab.unit_entered, lab.collected_on) == before:
+        _refuse(lab, {NON_FIELD_ERRORS: NOTHING_CHANGED})
+    _confirm(lab, _lab_warnings(lab), confirmed, by=by, now=now)
+    _save(lab, by=by, reason=text)
+    return lab
+
+
+@transaction.atomic
+def lab_result_void(
+    *, lab: LabResult, by: AbstractBaseUser, reason: str, now: datetime.datetime | None = None
+) -> LabResult:
+    """Mark a lab result entered in error (see injection_void)."""
+    _require(by, roles.CHANGE_LABRESULT, "mark a lab result entered in error")
+    _refuse_voided(lab)
+    text, problem = _reason_text(reason, what="entry is marked entered in error")
+    if problem:
+        raise ValidationError({"reason": problem})
+    lab.voided_at = now or timezone.now()
+    lab.voided_by = by
+    lab.void_reason = text
+    _save(lab, by=by, reason=f"Entered in error: {text}")
     return lab
 
 

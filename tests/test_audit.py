@@ -19,21 +19,25 @@ pytestmark = pytest.mark.django_db
 CLINICAL_MODELS = [Patient, Cause, Regimen, Injection, LabResult, SymptomCheck, Medication]
 
 
-def test_it_keeps_who_created_changed_and_deleted_an_injection(injection_kwargs, nurse, physician, now) -> None:
+def test_it_keeps_who_created_corrected_and_voided_an_injection(injection_kwargs, nurse, physician, now) -> None:
     injection = actions.injection_record(**injection_kwargs)
     actions.injection_correct(
         injection=injection, data={"lot_number": "CY2601-02"}, by=physician, reason="Lot misread", now=now
     )
-    actions.injection_delete(injection=injection, by=physician, reason="Given at another clinic")
+    actions.injection_void(injection=injection, by=physician, reason="Given at another clinic", now=now)
 
     rows = list(Injection.history.order_by("history_date", "history_id"))
-    assert [(r.history_type, r.history_user, r.lot_number) for r in rows] == [
-        ("+", nurse, "CY2601-01"),
-        ("~", physician, "CY2601-02"),
-        ("-", physician, "CY2601-02"),
+    assert [(r.history_type, r.history_user, r.lot_number, r.voided_at) for r in rows] == [
+        ("+", nurse, "CY2601-01", None),
+        ("~", physician, "CY2601-02", None),
+        ("~", physician, "CY2601-02", now),
     ]
-    assert [r.history_change_reason for r in rows] == [None, "Lot misread", "Given at another clinic"]
-    assert not Injection.objects.exists()
+    assert [r.history_change_reason for r in rows] == [
+        None,
+        "Lot misread",
+        "Entered in error: Given at another clinic",
+    ]
+    assert Injection.objects.get().void_reason == "Given at another clinic"  # kept, never deleted
 
 
 def test_it_records_the_request_user_for_admin_changes(client: Client, superuser, patient: Patient) -> None:

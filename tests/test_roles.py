@@ -87,7 +87,9 @@ def test_it_lets_physicians_and_admins_decide(
         (roles.NURSE, "patients.add_labresult", True),
         (roles.NURSE, "patients.add_symptomcheck", True),
         (roles.NURSE, "patients.change_medication", True),
-        (roles.NURSE, "patients.change_injection", False),
+        (roles.NURSE, "patients.change_injection", True),  # corrections, entered in error
+        (roles.NURSE, "patients.change_labresult", True),
+        (roles.NURSE, "patients.delete_injection", False),  # nothing is deleted
         (roles.NURSE, "patients.change_regimen", False),
         (roles.NURSE, "patients.add_cause", False),
         (roles.NURSE, "patients.make_decision", False),

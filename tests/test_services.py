@@ -258,7 +258,10 @@ def test_it_corrects_an_injection_with_a_reason(injection_kwargs, physician, now
         ({"value": "-1"}, "value", "negative"),
         ({"value": "abc"}, "value", "not a number"),
         ({"value": None}, "value", "not a number"),
-        ({"value": "NaN"}, "value", "finite"),
+        ({"value": "NaN"}, "value", "digits 0-9"),
+        ({"value": float("nan")}, "value", "finite"),
+        ({"value": "1e309"}, "value", "digits 0-9"),
+        ({"value": "\u0663\u0660\u0660"}, "value", "digits 0-9"),
         ({"value": "1.23456"}, "value", "decimal places"),
         ({"value": "123456789"}, "value", "digits"),
         ({"collected_on": D("2026-03-02")}, "collected_on", "future"),
@@ -371,7 +374,7 @@ def test_it_refreshes_the_care_status_then_the_reminders_inside_each_actions_tra
         actions.medication_start(patient=patient, name="folic_acid", start=today, recorded_by=nurse, today=today)
         cause = actions.cause_add(patient=patient, kind="dietary", by=physician, today=today)
         actions.cause_remove(cause=cause, by=physician)
-        actions.injection_delete(injection=injection, by=physician, reason="entered on the wrong chart")
+        actions.injection_void(injection=injection, by=physician, reason="entered on the wrong chart")
     assert seen == [("care status", patient.pk, True), ("reminders", patient.pk, True)] * 7
 
 

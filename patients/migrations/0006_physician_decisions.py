@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("patients", "0003_decision_from_clinic"),
+        ("patients", "0004_corrections_and_plausibility"),
         ("protocols", "0008_move_care_status_to_care"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

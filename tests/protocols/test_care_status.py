@@ -46,7 +46,8 @@ def highest(patient: Patient) -> Severity:
     return Severity(max(CareAlert.objects.filter(patient=patient).values_list("severity", flat=True), default=0))
 
 
-def give(patient: Patient, nurse, when: datetime.datetime, now: datetime.datetime = NOW) -> None:
+def give(patient: Patient, nurse, when: datetime.datetime, now: datetime.datetime | None = None) -> None:
+    """Record an injection as logged when given (`now` defaults to `when`: not back-dated)."""
     actions.injection_record(
         patient=patient,
         given_at=when,
@@ -57,7 +58,7 @@ def give(patient: Patient, nurse, when: datetime.datetime, now: datetime.datetim
         lot_number="L1",
         lot_expiry=datetime.date(2027, 1, 31),
         given_by=nurse,
-        now=now,
+        now=now or when,
     )
 
 

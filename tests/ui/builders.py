@@ -16,6 +16,7 @@ from care.services import care_status_refresh_all, care_status_refresh_deferred
 from clinic import actions
 from clinic import actions as decisions
 from patients.models import Injection, Patient, Regimen
+from patients.plausibility import CODES
 from patients.querysets import bulk_create_with_history
 from protocols.engine.dates import add_months
 from protocols.models import ProtocolProfile
@@ -65,13 +66,21 @@ class Clinic:
             "lot_number": "LOT-1",
             "lot_expiry": today() + datetime.timedelta(days=365),
             "given_by": by or self.nurse,
+            "now": at(day),  # logged when given, not back-dated
+            "confirmed": CODES,  # the states are built on purpose (e.g. an early dose): no questions
         }
         values.update(extra)
         actions.injection_record(**values)
 
     def lab(self, patient: Patient, day: datetime.date, analyte: str, value: str, unit: str) -> None:
         actions.lab_result_record(
-            patient=patient, analyte=analyte, value=value, unit=unit, collected_on=day, entered_by=self.nurse
+            patient=patient,
+            analyte=analyte,
+            value=value,
+            unit=unit,
+            collected_on=day,
+            entered_by=self.nurse,
+            confirmed=CODES,  # built on purpose: no questions
         )
 
     def loading(self, patient: Patient, first: datetime.date) -> None:

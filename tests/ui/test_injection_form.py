@@ -124,13 +124,13 @@ def test_it_asks_to_confirm_a_maintenance_dose_much_earlier_than_due(nurse_clien
     data = form_data()
     response = nurse_client.post(url(patient), data)
     assert response.status_code == 200
-    assert b'data-testid="early-warning"' in response.content
-    assert b"I confirm this early dose" in response.content
+    assert b'data-testid="warning-early_dose"' in response.content
+    assert b'name="confirm" value="early_dose"' in response.content
     assert b"days early" in response.content
     assert b'value="LOT-TYPED-77"' in response.content
     assert patient.injections.count() == before
 
-    confirmed = nurse_client.post(url(patient), {**data, "confirm_early": "on"})
+    confirmed = nurse_client.post(url(patient), {**data, "confirm": "early_dose"})
     assert confirmed.status_code == 302
     assert patient.injections.count() == before + 1
 
@@ -153,7 +153,7 @@ def test_it_does_not_ask_when_the_dose_is_on_time(nurse_client: Client, clinic: 
     response = nurse_client.post(url(patient), form_data())
     assert response.status_code == 302
     page = nurse_client.get(url(patient))
-    assert b"I confirm this early dose" not in page.content
+    assert b'name="confirm"' not in page.content
 
 
 def test_a_double_submit_records_one_injection(nurse_client: Client, clinic: Clinic) -> None:
@@ -174,9 +174,10 @@ def test_the_service_returns_the_first_injection_for_a_reused_key(injection_kwar
     assert again.pk == first.pk
     assert Injection.objects.count() == 1
     assert Injection.history.count() == 1
-    actions.injection_record(**injection_kwargs, submission_key=uuid.uuid4())
-    actions.injection_record(**injection_kwargs)
-    actions.injection_record(**injection_kwargs)  # no key: no deduplication
+    again_confirmed = {**injection_kwargs, "confirmed": ["duplicate", "early_dose"]}  # asked otherwise
+    actions.injection_record(**again_confirmed, submission_key=uuid.uuid4())
+    actions.injection_record(**again_confirmed)
+    actions.injection_record(**again_confirmed)  # no key: no deduplication by key
     assert Injection.objects.count() == 4
 
 

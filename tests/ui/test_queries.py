@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from patients.models import LabResult
 from tests.ui.builders import Clinic
 
 pytestmark = pytest.mark.django_db
@@ -17,6 +18,7 @@ WORKLIST_MAX = 10 + ACCESS_LOG
 DASHBOARD_MAX = 20 + ACCESS_LOG
 CHART_MAX = 30 + ACCESS_LOG
 SEARCH_MAX = 8 + ACCESS_LOG
+ENTRY_FORM_MAX = 10 + ACCESS_LOG  # correct / entered-in-error pages of one injection or lab result
 
 
 @pytest.mark.parametrize("count", [10, 200])
@@ -39,7 +41,19 @@ def test_it_renders_every_page_in_a_bounded_number_of_queries(
     with django_assert_max_num_queries(SEARCH_MAX):
         live = physician_client.post(reverse("patient_list"), {"q": "UI-"}, headers={"HX-Request": "true"})
 
-    for response in (worklist, dashboard, filtered, chart, search, live):
+    injection = busiest.injections.first()
+    lab = LabResult.objects.select_related("patient").first()
+    entry_pages = []
+    for name, patient_id, entry_id in (
+        ("injection_correct", busiest.pk, injection.pk),
+        ("injection_void", busiest.pk, injection.pk),
+        ("lab_correct", lab.patient_id, lab.pk),
+        ("lab_void", lab.patient_id, lab.pk),
+    ):
+        with django_assert_max_num_queries(ENTRY_FORM_MAX):
+            entry_pages.append(physician_client.get(reverse(name, args=[patient_id, entry_id])))
+
+    for response in (worklist, dashboard, filtered, chart, search, live, *entry_pages):
         assert response.status_code == 200
     assert b"<html" not in live.content  # the htmx answer is the results table alone
     assert dashboard.context["board"].counts["lost"] > 0

@@ -302,7 +302,7 @@ class Seeder:
                 lot_number=f"{'CY' if profile.drug == 'cyanocobalamin' else 'HY'}{day:%y%m}-{n % 3 + 1:02d}",
                 lot_expiry=day + datetime.timedelta(days=400),
                 given_by=nurse,
-                now=self.now,
+                now=self.at(day),  # logged when given, as at the clinic (not back-dated)
             )
         for when, analyte, value, unit in demo.labs:
             collected = self.resolve(when, start)
