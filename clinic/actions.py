@@ -30,7 +30,7 @@ from patients import services as record
 from patients.models import Decision, Patient, Regimen
 from protocols import services as profiles
 from protocols.models import ProtocolProfile
-from reminders.outbox import reminders_cancel_obsolete
+from reminders.outbox import reminders_cancel_obsolete, reminders_follow_discharge
 
 Result = TypeVar("Result")
 
@@ -71,7 +71,8 @@ def _argument(name: str) -> Callable[[Mapping[str, Any], object], Patient]:
 
 patient_create = _action(record.patient_create, lambda arguments, patient: patient)
 patient_update = _action(record.patient_update, _argument("patient"))
-patient_discharge = _action(record.patient_discharge, _argument("patient"))
+patient_update_contact = _action(record.patient_update_contact, _argument("patient"))
+patient_set_clinical_flags = _action(record.patient_set_clinical_flags, _argument("patient"))
 patient_set_email_consent = _action(record.patient_set_email_consent, _argument("patient"))
 cause_add = _action(record.cause_add, _argument("patient"))
 cause_update = _action(record.cause_update, _argument("cause"))
@@ -82,9 +83,30 @@ injection_correct = _action(record.injection_correct, _argument("injection"))
 injection_delete = _action(record.injection_delete, _argument("injection"))
 lab_result_record = _action(record.lab_result_record, _argument("patient"))
 lab_result_correct = _action(record.lab_result_correct, _argument("lab"))
+lab_panel_record = _action(record.lab_panel_record, _argument("patient"))
 symptom_check_record = _action(record.symptom_check_record, _argument("patient"))
 medication_start = _action(record.medication_start, _argument("patient"))
 medication_stop = _action(record.medication_stop, _argument("medication"))
+
+
+@transaction.atomic
+def patient_discharge(**arguments: Any) -> Patient:
+    """patients.services.patient_discharge, then the care status (the patient leaves the worklists
+    and dashboards) and every pending reminder cancelled."""
+    patient = record.patient_discharge(**arguments)
+    record_changed(patient)
+    reminders_follow_discharge(patient=patient)
+    return patient
+
+
+@transaction.atomic
+def patient_readmit(**arguments: Any) -> Patient:
+    """patients.services.patient_readmit, then the schedule restored: the care status re-evaluated
+    and the reminders the discharge cancelled pending again while their due dates stand."""
+    patient = record.patient_readmit(**arguments)
+    record_changed(patient)
+    reminders_follow_discharge(patient=patient)
+    return patient
 
 
 # Protocol profiles ---------------------------------------------------------------------------------
@@ -108,7 +130,7 @@ PERMANENT_CAUSE = (
     "Injections are lifelong for this patient (a permanent cause: {rules}); a switch to oral therapy cannot be "
     "made here."
 )
-ALREADY_ORAL = "Already on oral therapy since {since:%d %b %Y}."
+ALREADY_ORAL = "Already on oral therapy since {since.day} {since:%b %Y}."
 NO_OVERRIDE = "There is no physician-set interval to clear."
 ALERT_NOT_ACTIVE = "This alert is not active for the patient any more."
 

@@ -15,6 +15,7 @@ def patient_chart_queryset() -> QuerySet[Patient]:
     ).prefetch_related(
         "causes",
         "care_alerts",
+        "labs_not_drawn",
         Prefetch("injections", queryset=Injection.objects.select_related("given_by").order_by("given_at")),
         Prefetch("labs", queryset=LabResult.objects.select_related("entered_by").order_by("collected_on", "pk")),
         Prefetch("symptom_checks", queryset=SymptomCheck.objects.select_related("recorded_by")),

@@ -165,3 +165,15 @@ def injection_submitted(submission_key: uuid.UUID | None) -> Injection | None:
     if submission_key is None:
         return None
     return Injection.objects.filter(submission_key=submission_key).first()
+
+
+# Registration --------------------------------------------------------------------------------------
+
+
+def patients_like(*, given_name: str, family_name: str, birth_date: datetime.date) -> list[Patient]:
+    """Patients with the same name (any case, spaces trimmed) and birth date: a possible duplicate."""
+    return list(
+        Patient.objects.filter(
+            given_name__iexact=given_name.strip(), family_name__iexact=family_name.strip(), birth_date=birth_date
+        ).order_by("pk")
+    )
