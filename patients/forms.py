@@ -304,6 +304,7 @@ class LabPanelForm(forms.Form):
                 label=f"{analyte.label} unit",
                 choices=[(symbol, symbol) for symbol in analyte.unit_symbols],
                 initial=analyte.canonical,
+                required=False,  # the canonical unit when none is sent
             )
             self.fields[f"{code}-not_drawn"] = forms.BooleanField(label="Not drawn", required=False)
             self.fields[f"{code}-reason"] = forms.CharField(
@@ -332,7 +333,11 @@ class LabPanelForm(forms.Form):
     def results(self) -> list[dict[str, str]]:
         data = self.cleaned_data
         return [
-            {"analyte": code, "value": data[f"{code}-value"].strip(), "unit": data[f"{code}-unit"]}
+            {
+                "analyte": code,
+                "value": data[f"{code}-value"].strip(),
+                "unit": data.get(f"{code}-unit") or units.ANALYTES[code].canonical,
+            }
             for code in self.codes
             if (data.get(f"{code}-value") or "").strip() and not data.get(f"{code}-not_drawn")
         ]

@@ -237,6 +237,9 @@ def patient_discharge(
     record stays, searchable, and the history keeps every discharge and re-admission."""
     if not patient.is_active:
         raise ValidationError({"patient": f"{patient.full_name} was already discharged."})
+    if reason not in DischargeReason.values:
+        choices = ", ".join(str(label) for label in DischargeReason.labels)
+        raise ValidationError({"reason": f"Choose why the patient is discharged: {choices}."})
     patient.is_active = False
     patient.discharged_at = now or timezone.now()
     patient.discharge_reason = reason

@@ -22,6 +22,9 @@ assert all(code in ANALYTES for codes in RECHECK_LAB_ANALYTES.values() for code 
 
 
 def analytes_to_draw(recheck_labs: list[str] | tuple[str, ...]) -> list[str]:
-    """The analytes behind `recheck_labs`, each once, in the order of units.ANALYTES (B12 first)."""
+    """The analytes behind `recheck_labs`, each once, in the order above (B12 first)."""
     wanted = {code for lab in recheck_labs for code in RECHECK_LAB_ANALYTES.get(lab, (lab,))}
-    return [code for code in ANALYTES if code in wanted]
+    order = [code for codes in RECHECK_LAB_ANALYTES.values() for code in codes]
+    return [code for code in order if code in wanted] + [
+        code for code in ANALYTES if code in wanted and code not in order
+    ]
