@@ -323,6 +323,12 @@ class LabPanelForm(forms.Form):
         data = super().clean()
         for code in self.codes:
             value = (data.get(f"{code}-value") or "").strip()
+            if value and not data.get(f"{code}-not_drawn"):
+                # Parsed here too, so that every row's problem shows at once (the service checks again).
+                try:
+                    units.parse_value(value)
+                except units.UnitError as error:
+                    self.add_error(f"{code}-value", error.message)
             if data.get(f"{code}-not_drawn"):
                 if value:
                     self.add_error(f"{code}-value", 'Either a value or "not drawn", not both.')

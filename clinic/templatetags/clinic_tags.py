@@ -93,6 +93,16 @@ def readable_dates(text: str) -> str:
     return _ISO_DATE.sub(one, str(text or ""))
 
 
+_LONG_DECIMAL = re.compile(r"\b(\d+\.\d{3,})\b")
+
+
+@register.filter
+def readable(text: str) -> str:
+    """A message for reading: its ISO dates in the pages' format and its long decimals rounded
+    ("B12 of 120.0000 pg/mL on 2026-11-29" reads "B12 of 120 pg/mL on 29 Nov 2026")."""
+    return _LONG_DECIMAL.sub(lambda match: reading(match.group(1)), readable_dates(text))
+
+
 @register.filter
 def iso_readable(value: str) -> str:
     """An ISO date kept as text (a decision's details) in the pages' format."""
