@@ -81,6 +81,12 @@ class CareStatus(models.Model):
     because = models.JSONField(default=dict)
     latest_b12 = models.DecimalField(max_digits=12, decimal_places=4, null=True)
     latest_b12_category = models.CharField(max_length=12, blank=True)
+    # The recheck whose labs are still to draw (care.services): the current one, or the one a B12
+    # already answered while other labs of it are neither in nor recorded as not drawn. Null when
+    # none is outstanding; the worklist's recheck list reads these, not next_recheck_due.
+    labs_due_on = models.DateField(null=True)
+    labs_window_from = models.DateField(null=True)
+    labs_to_draw = models.JSONField(default=list)  # analyte codes (units.ANALYTES), B12 first
 
     class Meta:
         db_table = "protocols_carestatus"
@@ -89,6 +95,7 @@ class CareStatus(models.Model):
             models.Index(fields=["next_injection_due"], name="care_next_injection_due"),
             models.Index(fields=["next_recheck_due"], name="care_next_recheck_due"),
             models.Index(fields=["verdict"], name="care_verdict"),
+            models.Index(fields=["labs_due_on"], name="care_labs_due_on"),
         ]
 
     def __str__(self) -> str:

@@ -89,7 +89,8 @@ def _worklist_queries(today: datetime.date) -> tuple[QuerySet[CareStatus], Query
     active = _active_statuses()
     return (
         active.filter(next_injection_due__lte=today, next_injection_due__gte=lost_before),
-        active.filter(next_recheck_due__lte=recheck_until),
+        # Until every lab of the recheck is in or recorded as not drawn (care.services `labs_due_on`).
+        active.filter(labs_due_on__lte=recheck_until),
         active.filter(next_injection_due__lt=lost_before),
     )
 
@@ -104,12 +105,13 @@ def worklist_counts(*, today: datetime.date) -> dict[str, int]:
 def worklist(*, today: datetime.date, limit: int | None = WORKLIST_LIMIT) -> Worklist:
     """Active patients whose injection is due today or overdue (most overdue first, up to
     LOST_TO_FOLLOW_UP_DAYS; those lost to follow-up are counted, and listed on the dashboard), and
-    those whose lab recheck is due within WORKLIST_RECHECK_DAYS or overdue, with the labs to draw.
+    those whose lab recheck is due within WORKLIST_RECHECK_DAYS or overdue, with the labs still to draw
+    (a patient stays until every lab of the recheck is in or recorded as not drawn).
     At most `limit` rows a list. Five queries."""
     injections, rechecks, _ = _worklist_queries(today)
     totals = worklist_counts(today=today)
     by_due = ("next_injection_due", "patient__family_name", "patient__given_name", "pk")
-    by_recheck = ("next_recheck_due", "patient__family_name", "patient__given_name", "pk")
+    by_labs = ("labs_due_on", "patient__family_name", "patient__given_name", "pk")
     return Worklist(
         today=today,
         recheck_until=today + datetime.timedelta(days=WORKLIST_RECHECK_DAYS),
@@ -118,8 +120,8 @@ def worklist(*, today: datetime.date, limit: int | None = WORKLIST_LIMIT) -> Wor
             for status in injections.defer(*_NOT_LISTED).order_by(*by_due)[:limit]
         ],
         rechecks=[
-            RecheckDue(status, (status.next_recheck_due - today).days)
-            for status in rechecks.defer(*_NOT_LISTED).order_by(*by_recheck)[:limit]
+            RecheckDue(status, (status.labs_due_on - today).days)
+            for status in rechecks.defer(*_NOT_LISTED).order_by(*by_labs)[:limit]
         ],
         injections_total=totals["injections"],
         rechecks_total=totals["rechecks"],
@@ -370,7 +372,7 @@ def injection_early_warning(*, patient: Patient, given_at: datetime.datetime) ->
         if early > early_dose_limit(status.maintenance_interval_days):
             return (
                 f"This dose is {early} days early: the next maintenance injection is due on "
-                f"{status.next_injection_due:%d %b %Y}. Tick the box to confirm it."
+                f"{status.next_injection_due.day} {status.next_injection_due:%b %Y}. Tick the box to confirm it."
             )
     if status.phase == Phase.LOADING:
         previous = (

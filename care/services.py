@@ -15,18 +15,19 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from care.facts import facts_by_patient
 from care.models import CareAlert, CareStatus, Severity
-from patients.models import Patient
+from patients.models import LabNotDrawn, LabResult, Patient
 from protocols.engine import units
 from protocols.engine.evaluate import Evaluation, evaluate
 from protocols.engine.facts import Facts
+from protocols.engine.panels import analytes_to_draw
 from protocols.engine.profiles import Profile
 from protocols.models import ProtocolProfile
 from protocols.selectors import profile_to_engine
@@ -56,6 +57,9 @@ _STATUS_FIELDS = [
     "because",
     "latest_b12",
     "latest_b12_category",
+    "labs_due_on",
+    "labs_window_from",
+    "labs_to_draw",
 ]
 
 
@@ -116,6 +120,58 @@ def _status_values(evaluation: Evaluation, profile_row: ProtocolProfile, now: da
     }
 
 
+_NO_LABS_DUE: dict[str, object] = {"labs_due_on": None, "labs_window_from": None, "labs_to_draw": []}
+
+
+def _last_drawn(ids: list[int]) -> dict[int, dict[str, datetime.date]]:
+    """Per patient and analyte, the latest day it was drawn or recorded as not drawn (two queries); a
+    result entered in error was not drawn."""
+    last: dict[int, dict[str, datetime.date]] = defaultdict(dict)
+    for queryset, day in (
+        (LabResult.objects.filter(voided_at__isnull=True), "collected_on"),
+        (LabNotDrawn.objects.all(), "on"),
+    ):
+        rows = queryset.filter(patient_id__in=ids).values("patient_id", "analyte").annotate(last=Max(day))
+        for row in rows.values_list("patient_id", "analyte", "last"):
+            pid, analyte, when = row
+            if analyte not in last[pid] or last[pid][analyte] < when:
+                last[pid][analyte] = when
+    return last
+
+
+def _missing(recheck_labs: tuple[str, ...], window_from: datetime.date, drawn: dict[str, datetime.date]) -> list[str]:
+    return [code for code in analytes_to_draw(recheck_labs) if drawn.get(code, datetime.date.min) < window_from]
+
+
+def _labs_due(
+    facts: Facts, evaluation: Evaluation, profile: Profile, drawn: dict[str, datetime.date]
+) -> dict[str, object]:
+    """The recheck whose labs are still to draw, for the worklist.
+
+    The engine moves to the next recheck as soon as a B12 answers the current one. So first: the
+    recheck the latest B12 answered (the evaluation without that day's B12 says which), if some lab of
+    it is neither drawn nor recorded as not drawn from its window start on; else the current recheck,
+    unless every lab of it is already in. Derived from the record alone, so any refresh recomputes it."""
+    window = datetime.timedelta(days=profile.recheck_window_days)
+    b12_days = [lab.date for lab in facts.labs if lab.analyte == "b12"]
+    if b12_days:
+        latest = max(b12_days)
+        without = replace(facts, labs=tuple(lab for lab in facts.labs if lab.analyte != "b12" or lab.date != latest))
+        before = evaluate(without, profile)
+        due = before.next_recheck_due
+        if due is not None and due != evaluation.next_recheck_due and latest >= due - window:
+            missing = _missing(before.recheck_labs, due - window, drawn)
+            if missing:
+                return {"labs_due_on": due, "labs_window_from": due - window, "labs_to_draw": missing}
+    due = evaluation.next_recheck_due
+    if due is None:
+        return dict(_NO_LABS_DUE)
+    missing = _missing(evaluation.recheck_labs, due - window, drawn)
+    if not missing:
+        return dict(_NO_LABS_DUE)
+    return {"labs_due_on": due, "labs_window_from": due - window, "labs_to_draw": missing}
+
+
 # Patient ids whose refresh waits for the end of a `care_status_refresh_deferred()` block.
 _deferred: ContextVar[set[int] | None] = ContextVar("care_status_deferred", default=None)
 
@@ -165,6 +221,7 @@ def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: 
     for pid, rule, day in CareAlert.objects.filter(patient_id__in=ids).values_list("patient_id", "rule", "since"):
         since[pid][rule] = day
     inactive = set(Patient.objects.filter(pk__in=ids, is_active=False).values_list("pk", flat=True))
+    last_drawn = _last_drawn(ids)
     rows: list[CareStatus] = []
     alert_rows: list[CareAlert] = []
     unchanged: list[int] = []
@@ -174,6 +231,8 @@ def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: 
         evaluation = evaluate(facts, profile)
         values = _status_values(evaluation, profile_row, now)
         values["patient_active"] = pid not in inactive
+        # A discharged patient is on no worklist.
+        values.update(_labs_due(facts, evaluation, profile, last_drawn[pid]) if pid not in inactive else _NO_LABS_DUE)
         # A discharged patient has no alert rows.
         active_alerts = _alerts(evaluation, since[pid]) if pid not in inactive else []
         values["fingerprint"] = _fingerprint(values, active_alerts)

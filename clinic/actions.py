@@ -32,7 +32,7 @@ from patients.models import ORAL_DOSE_MAX_MCG, ORAL_DOSE_MIN_MCG, Decision, Inje
 from patients.plausibility import EARLY_DOSE, SoftWarning
 from protocols import services as profiles
 from protocols.models import ProtocolProfile
-from reminders.outbox import reminders_cancel_obsolete
+from reminders.outbox import reminders_cancel_obsolete, reminders_follow_discharge
 
 Result = TypeVar("Result")
 
@@ -73,7 +73,8 @@ def _argument(name: str) -> Callable[[Mapping[str, Any], object], Patient]:
 
 patient_create = _action(record.patient_create, lambda arguments, patient: patient)
 patient_update = _action(record.patient_update, _argument("patient"))
-patient_discharge = _action(record.patient_discharge, _argument("patient"))
+patient_update_contact = _action(record.patient_update_contact, _argument("patient"))
+patient_set_clinical_flags = _action(record.patient_set_clinical_flags, _argument("patient"))
 patient_set_email_consent = _action(record.patient_set_email_consent, _argument("patient"))
 cause_add = _action(record.cause_add, _argument("patient"))
 cause_update = _action(record.cause_update, _argument("cause"))
@@ -84,6 +85,7 @@ injection_void = _action(record.injection_void, _argument("injection"))
 lab_result_record = _action(record.lab_result_record, _argument("patient"))
 lab_result_correct = _action(record.lab_result_correct, _argument("lab"))
 lab_result_void = _action(record.lab_result_void, _argument("lab"))
+lab_panel_record = _action(record.lab_panel_record, _argument("patient"))
 symptom_check_record = _action(record.symptom_check_record, _argument("patient"))
 
 
@@ -104,6 +106,26 @@ def injection_record(*, patient: Patient, given_at: datetime.datetime, **argumen
 
 medication_start = _action(record.medication_start, _argument("patient"))
 medication_stop = _action(record.medication_stop, _argument("medication"))
+
+
+@transaction.atomic
+def patient_discharge(**arguments: Any) -> Patient:
+    """patients.services.patient_discharge, then the care status (the patient leaves the worklists
+    and dashboards) and every pending reminder cancelled."""
+    patient = record.patient_discharge(**arguments)
+    record_changed(patient)
+    reminders_follow_discharge(patient=patient)
+    return patient
+
+
+@transaction.atomic
+def patient_readmit(**arguments: Any) -> Patient:
+    """patients.services.patient_readmit, then the schedule restored: the care status re-evaluated
+    and the reminders the discharge cancelled pending again while their due dates stand."""
+    patient = record.patient_readmit(**arguments)
+    record_changed(patient)
+    reminders_follow_discharge(patient=patient)
+    return patient
 
 
 # Protocol profiles ---------------------------------------------------------------------------------
@@ -127,7 +149,7 @@ PERMANENT_CAUSE = (
     "Injections are lifelong for this patient (a permanent cause: {rules}); a switch to oral therapy cannot be "
     "made here."
 )
-ALREADY_ORAL = "Already on oral therapy since {since:%d %b %Y}."
+ALREADY_ORAL = "Already on oral therapy since {since.day} {since:%b %Y}."
 NO_OVERRIDE = "There is no physician-set interval to clear."
 NO_RECHECK_DATE = "There is no physician-set recheck date to clear."
 NOT_ON_ORAL = "The patient is not on oral therapy: injections are already due."

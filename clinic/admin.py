@@ -75,16 +75,50 @@ class AddOnlyAdmin(ClinicalFactsAdmin):
         return False
 
 
+# Discharge and re-admission are made on the chart (clinic.actions): they cancel and restore reminders.
+PATIENT_STATE_FIELDS = ("is_active", "discharged_at", "discharge_reason", "discharge_note", "email_opt_out_at")
+PATIENT_CREATE_FIELDS = (
+    "mrn",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "sex",
+    "email",
+    "phone",
+    "email_reminders_consent",
+    "neurological_involvement",
+    "pregnancy",
+    "dietary_intake_adequate",
+)
+
+
 class PatientAdminForm(forms.ModelForm):
+    # Only when adding: the regimen's profile (actions.patient_create makes the regimen with it).
+    profile = forms.ModelChoiceField(
+        queryset=ProtocolProfile.objects.filter(is_active=True),
+        required=False,
+        help_text="Default: the clinic's default profile.",
+    )
+
     class Meta:
         model = Patient
-        fields = [f.name for f in Patient._meta.get_fields() if f.concrete and f.editable and not f.auto_created]
+        fields = [
+            f.name
+            for f in Patient._meta.get_fields()
+            if f.concrete and f.editable and not f.auto_created and f.name not in PATIENT_STATE_FIELDS
+        ]
 
     def clean_birth_date(self) -> Any:
         birth_date = self.cleaned_data["birth_date"]
         if birth_date and birth_date > timezone.localdate():
             raise forms.ValidationError("The birth date cannot be in the future.")
         return birth_date
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("email_reminders_consent") and not data.get("email"):
+            self.add_error("email", "Give an email address to send reminders to.")
+        return data
 
 
 @admin.register(Patient)
@@ -93,7 +127,32 @@ class PatientAdmin(ClinicalFactsAdmin):
     list_display = ["mrn", "family_name", "given_name", "birth_date", "sex", "is_active"]
     list_filter = ["is_active", "sex", "pregnancy", "neurological_involvement"]
     search_fields = ["mrn", "family_name", "given_name", "email"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", *PATIENT_STATE_FIELDS]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:  # the profile is changed on the chart, with a reason
+            form.base_fields.pop("profile", None)
+        return form
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_fields(request, obj))
+        return fields if obj is None else [name for name in fields if name != "profile"]
+
+    def save_model(self, request: HttpRequest, obj: Patient, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new patient as the app makes one: a regimen, a care status and its reminders, in one action.
+        created = actions.patient_create(
+            **{name: form.cleaned_data[name] for name in PATIENT_CREATE_FIELDS},
+            profile=form.cleaned_data.get("profile"),
+            by=request.user,
+            reason="Registered in the admin",
+        )
+        obj.pk = created.pk
+        obj.created_at, obj.updated_at = created.created_at, created.updated_at
+        obj._state.adding = False
 
 
 @admin.register(Cause)

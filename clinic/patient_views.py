@@ -281,7 +281,7 @@ def lab_create(request: HttpRequest, patient_id: int) -> HttpResponse:
                 messages.success(
                     request,
                     f"Lab result saved: {lab.get_analyte_display()} {lab.value_entered.normalize():f} "
-                    f"{lab.unit_entered}{converted} (collected {lab.collected_on:%d %b %Y}).",
+                    f"{lab.unit_entered}{converted} (collected {lab.collected_on.day} {lab.collected_on:%b %Y}).",
                 )
                 return _next_or_chart(request, patient)
     else:
@@ -324,7 +324,9 @@ def medication_create(request: HttpRequest, patient_id: int) -> HttpResponse:
             except ValidationError as error:
                 forms.add_service_errors(form, error)
             else:
-                messages.success(request, f"{medication} recorded as started on {medication.start:%d %b %Y}.")
+                messages.success(
+                    request, f"{medication} recorded as started on {medication.start.day} {medication.start:%b %Y}."
+                )
                 return _next_or_chart(request, patient)
     else:
         form = forms.MedicationStartForm(initial={"name": "folic_acid", "start": timezone.localdate()})
@@ -346,7 +348,9 @@ def medication_stop(request: HttpRequest, patient_id: int, medication_id: int) -
         except ValidationError as error:
             forms.add_service_errors(form, error)
         else:
-            messages.success(request, f"{medication} recorded as stopped on {medication.stop:%d %b %Y}.")
+            messages.success(
+                request, f"{medication} recorded as stopped on {medication.stop.day} {medication.stop:%b %Y}."
+            )
             return redirect("patient_detail", patient_id=patient.pk)
     return render(
         request,

@@ -15,6 +15,7 @@ def patient_chart_queryset() -> QuerySet[Patient]:
     ).prefetch_related(
         "causes",
         "care_alerts",
+        "labs_not_drawn",
         Prefetch("injections", queryset=Injection.objects.select_related("given_by", "voided_by").order_by("given_at")),
         Prefetch(
             "labs",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clinic import patient_views, views
+from clinic import journey_views, patient_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -33,4 +33,15 @@ urlpatterns = [
         name="medication_stop",
     ),
     path("patients/<int:patient_id>/decisions/<slug:kind>/", views.decision_create, name="decision_create"),
+    # The patient's journey (clinic.journey_views).
+    path("patients/new/", journey_views.patient_create, name="patient_create"),
+    path("patients/<int:patient_id>/contact/", journey_views.patient_contact_edit, name="patient_contact_edit"),
+    path("patients/<int:patient_id>/clinical/", journey_views.patient_clinical_edit, name="patient_clinical_edit"),
+    path("patients/<int:patient_id>/profile/", journey_views.profile_change, name="profile_change"),
+    path("patients/<int:patient_id>/causes/new/", journey_views.cause_create, name="cause_create"),
+    path("patients/<int:patient_id>/causes/<int:cause_id>/", journey_views.cause_edit, name="cause_edit"),
+    path("patients/<int:patient_id>/causes/<int:cause_id>/remove/", journey_views.cause_remove, name="cause_remove"),
+    path("patients/<int:patient_id>/labs/panel/", journey_views.lab_panel_create, name="lab_panel_create"),
+    path("patients/<int:patient_id>/discharge/", journey_views.patient_discharge, name="patient_discharge"),
+    path("patients/<int:patient_id>/readmit/", journey_views.patient_readmit, name="patient_readmit"),
 ]

@@ -11,8 +11,23 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from patients import plausibility
-from patients.models import Drug, MedicationName, Route, Site
+from patients.models import (
+    DRUG_KINDS,
+    LENGTH_KINDS,
+    CauseKind,
+    DietaryIntake,
+    DischargeReason,
+    Drug,
+    MedicationName,
+    Pregnancy,
+    Procedure,
+    Route,
+    Sex,
+    Site,
+)
 from protocols.engine import units
+from protocols.engine.profiles import DEFAULT_PROFILE_SLUG
+from protocols.models import ProtocolProfile
 
 DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 
@@ -186,3 +201,242 @@ class MedicationStartForm(forms.Form):
 
 class MedicationStopForm(forms.Form):
     stop = forms.DateField(label="Stopped on", widget=DateInput())
+
+
+# Registration and the patient's details ------------------------------------------------------------
+
+NOTE_MAX = 2000
+REASON_HELP = "Kept in the record's history."
+
+
+def _reason_field(label: str = "Reason", required: bool = True) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=REASON_HELP,
+    )
+
+
+class PatientRegistrationForm(forms.Form):
+    mrn = forms.CharField(label="Medical record number (MRN)", max_length=32)
+    given_name = forms.CharField(label="Given name", max_length=100)
+    family_name = forms.CharField(label="Family name", max_length=100)
+    birth_date = forms.DateField(label="Birth date", widget=DateInput())
+    sex = forms.ChoiceField(choices=Sex.choices)
+    email = forms.EmailField(required=False, max_length=254)
+    phone = forms.CharField(required=False, max_length=32)
+    email_reminders_consent = forms.BooleanField(label="Agrees to email reminders", required=False)
+    profile = forms.ModelChoiceField(
+        label="Protocol profile",
+        queryset=ProtocolProfile.objects.none(),
+        help_text="How the patient is treated; a physician may change it later.",
+    )
+    confirm_duplicate = forms.BooleanField(
+        label="This is a different patient: register anyway", required=False, widget=forms.HiddenInput()
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        profiles = ProtocolProfile.objects.filter(is_active=True).order_by("name")
+        self.fields["profile"].queryset = profiles
+        if not self.is_bound:
+            self.fields["profile"].initial = profiles.filter(slug=DEFAULT_PROFILE_SLUG).first()
+
+    def ask_confirmation(self) -> None:
+        """The checkbox is shown only beside the warning that asks for it."""
+        self.fields["confirm_duplicate"].widget = forms.CheckboxInput()
+
+
+class PatientContactForm(forms.Form):
+    email = forms.EmailField(required=False, max_length=254)
+    phone = forms.CharField(required=False, max_length=32)
+    email_reminders_consent = forms.BooleanField(label="Agrees to email reminders", required=False)
+
+
+class PatientClinicalForm(forms.Form):
+    neurological_involvement = forms.BooleanField(label="Neurological involvement", required=False)
+    pregnancy = forms.ChoiceField(choices=Pregnancy.choices)
+    dietary_intake_adequate = forms.ChoiceField(label="Dietary B12 intake", choices=DietaryIntake.choices)
+    reason = _reason_field()
+
+
+class CauseForm(forms.Form):
+    kind = forms.ChoiceField(label="Cause", choices=CauseKind.choices)
+    length_cm = forms.IntegerField(
+        label="Length of ileum (cm)", required=False, min_value=1, max_value=1000, help_text="Resected or involved."
+    )
+    procedure = forms.ChoiceField(label="Procedure", required=False, choices=[("", "---------"), *Procedure.choices])
+    start = forms.DateField(label="Started on", required=False, widget=DateInput())
+    stop = forms.DateField(label="Stopped on", required=False, widget=DateInput())
+    note = forms.CharField(
+        label="Description", required=False, max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    reason = _reason_field()
+
+    # The fields each kind of cause takes (cause_form.js shows only these; the rest are sent empty).
+    KIND_FIELDS: dict[str, tuple[str, ...]] = {
+        **dict.fromkeys(LENGTH_KINDS, ("length_cm",)),
+        CauseKind.BARIATRIC_SURGERY: ("procedure",),
+        **dict.fromkeys(DRUG_KINDS, ("start", "stop")),
+        CauseKind.OTHER: ("note",),
+    }
+    DETAIL_FIELDS = ("length_cm", "procedure", "start", "stop", "note")
+
+    def __init__(self, *args: Any, fixed_kind: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if fixed_kind is not None:  # a cause's kind never changes: remove it and record a new one
+            self.fields["kind"].disabled = True
+            self.fields["kind"].initial = fixed_kind
+        for name in self.DETAIL_FIELDS:
+            kinds = [kind for kind, names in self.KIND_FIELDS.items() if name in names]
+            self.fields[name].widget.attrs["data-kinds"] = " ".join(kinds)
+
+    def details(self) -> dict[str, Any]:
+        """The fields of the chosen kind; the others empty, whatever was typed before the kind changed."""
+        data = self.cleaned_data
+        wanted = self.KIND_FIELDS.get(data["kind"], ())
+        empty = {"length_cm": None, "procedure": "", "start": None, "stop": None, "note": ""}
+        return {
+            name: (data[name] if name in wanted and data[name] not in (None, "") else empty[name]) for name in empty
+        }
+
+
+class CauseRemoveForm(forms.Form):
+    reason = _reason_field()
+
+
+class ProfileForm(forms.Form):
+    profile = forms.ModelChoiceField(label="Protocol profile", queryset=ProtocolProfile.objects.none())
+    reason = _reason_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["profile"].queryset = ProtocolProfile.objects.filter(is_active=True).order_by("name")
+
+
+class DischargeForm(forms.Form):
+    reason = forms.ChoiceField(label="Reason", choices=DischargeReason.choices, widget=forms.RadioSelect)
+    note = forms.CharField(
+        label="Note",
+        required=False,
+        max_length=NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text='Required for "Other"; e.g. where the care was transferred to.',
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("reason") == DischargeReason.OTHER and not (data.get("note") or "").strip():
+            self.add_error("note", "Say why the patient is discharged.")
+        return data
+
+
+class ReadmitForm(forms.Form):
+    reason = _reason_field("Why is the patient re-admitted?")
+
+
+# Lab panels ------------------------------------------------------------------------------------------
+
+
+class LabPanelRow:
+    """One analyte of the panel form: its bound fields and whether the protocol asks for it."""
+
+    def __init__(self, form: LabPanelForm, code: str, to_draw: bool) -> None:
+        self.code = code
+        self.label = units.ANALYTES[code].label
+        self.to_draw = to_draw
+        self.value = form[f"{code}-value"]
+        self.unit = form[f"{code}-unit"]
+        self.not_drawn = form[f"{code}-not_drawn"]
+        self.reason = form[f"{code}-reason"]
+
+    @property
+    def errors(self) -> list[str]:
+        return [*self.value.errors, *self.unit.errors, *self.not_drawn.errors, *self.reason.errors]
+
+
+class LabPanelForm(forms.Form):
+    """Every lab of one draw: a row per analyte (value and unit, or "not drawn" and why). Rows left
+    empty are not recorded: the labs they stand for stay on the worklist until they come in."""
+
+    collected_on = forms.DateField(label="Collected on", widget=DateInput())
+    notes = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, to_draw: list[str] = (), **kwargs: Any) -> None:  # type: ignore[assignment]
+        super().__init__(*args, **kwargs)
+        self.to_draw = [code for code in to_draw if code in units.ANALYTES]
+        self.codes = [*self.to_draw, *(code for code in units.ANALYTES if code not in self.to_draw)]
+        for code in self.codes:
+            analyte = units.ANALYTES[code]
+            self.fields[f"{code}-value"] = forms.CharField(
+                label=f"{analyte.label} value",
+                required=False,
+                max_length=32,
+                widget=forms.TextInput(attrs={"inputmode": "decimal", "data-analyte": code, "autocomplete": "off"}),
+            )
+            self.fields[f"{code}-unit"] = forms.ChoiceField(
+                label=f"{analyte.label} unit",
+                choices=[(symbol, symbol) for symbol in analyte.unit_symbols],
+                initial=analyte.canonical,
+                required=False,  # the canonical unit when none is sent
+            )
+            self.fields[f"{code}-not_drawn"] = forms.BooleanField(label="Not drawn", required=False)
+            self.fields[f"{code}-reason"] = forms.CharField(
+                label=f"Why was {analyte.label} not drawn?", required=False, max_length=500
+            )
+
+    def rows(self) -> list[LabPanelRow]:
+        return [LabPanelRow(self, code, code in self.to_draw) for code in self.codes]
+
+    @property
+    def other_rows_used(self) -> bool:
+        """Whether a row beyond the labs to draw was filled in (or refused): then they are shown open."""
+        return any(row.errors or row.value.value() or row.not_drawn.value() for row in self.rows() if not row.to_draw)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for code in self.codes:
+            value = (data.get(f"{code}-value") or "").strip()
+            if value and not data.get(f"{code}-not_drawn"):
+                # Parsed here too, so that every row's problem shows at once (the service checks again).
+                try:
+                    units.parse_value(value)
+                except units.UnitError as error:
+                    self.add_error(f"{code}-value", error.message)
+            if data.get(f"{code}-not_drawn"):
+                if value:
+                    self.add_error(f"{code}-value", 'Either a value or "not drawn", not both.')
+                if not (data.get(f"{code}-reason") or "").strip():
+                    self.add_error(f"{code}-reason", "Say why it was not drawn.")
+        return data
+
+    def results(self) -> list[dict[str, str]]:
+        data = self.cleaned_data
+        return [
+            {
+                "analyte": code,
+                "value": data[f"{code}-value"].strip(),
+                "unit": data.get(f"{code}-unit") or units.ANALYTES[code].canonical,
+            }
+            for code in self.codes
+            if (data.get(f"{code}-value") or "").strip() and not data.get(f"{code}-not_drawn")
+        ]
+
+    def not_drawn(self) -> list[dict[str, str]]:
+        data = self.cleaned_data
+        return [
+            {"analyte": code, "reason": data[f"{code}-reason"]} for code in self.codes if data.get(f"{code}-not_drawn")
+        ]
+
+    @staticmethod
+    def service_field(name: str) -> str:
+        """lab_panel_record's "ferritin.value" is this form's "ferritin-value" ("not_drawn_reason": "reason")."""
+        if "." not in name:
+            return name
+        code, field = name.split(".", 1)
+        return f"{code}-{_PANEL_FIELDS.get(field, field)}"
+
+
+_PANEL_FIELDS = {"not_drawn_reason": "reason", "analyte": "value"}

@@ -93,6 +93,14 @@ class Site(models.TextChoices):
     RIGHT_GLUTEAL = "right_gluteal", "Right gluteal"
 
 
+class DischargeReason(models.TextChoices):
+    MOVED_AWAY = "moved_away", "Moved away"
+    CARE_TRANSFERRED = "care_transferred", "Care transferred"
+    DECEASED = "deceased", "Deceased"
+    DECLINED_TREATMENT = "declined_treatment", "Declined treatment"
+    OTHER = "other", "Other"
+
+
 class MedicationName(models.TextChoices):
     FOLIC_ACID = "folic_acid", "Folic acid"
     OTHER = "other", "Other"
@@ -101,6 +109,7 @@ class MedicationName(models.TextChoices):
 class Patient(models.Model):
     Sex = Sex
     Pregnancy = Pregnancy
+    DischargeReason = DischargeReason
     DietaryIntake = DietaryIntake
 
     mrn = models.CharField("medical record number", max_length=32, unique=True)
@@ -121,6 +130,9 @@ class Patient(models.Model):
     )
     is_active = models.BooleanField(default=True, help_text="Unticked once the patient is discharged.")
     discharged_at = models.DateTimeField(null=True, blank=True)
+    # Why the patient was discharged (blank while active); the history keeps earlier discharges.
+    discharge_reason = models.CharField(max_length=20, choices=DischargeReason.choices, blank=True)
+    discharge_note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -154,6 +166,11 @@ class Patient(models.Model):
                 condition=Q(is_active=True, discharged_at__isnull=True)
                 | Q(is_active=False, discharged_at__isnull=False),
                 name="patient_discharged_at_iff_inactive",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_active=True, discharge_reason="")
+                | Q(is_active=False, discharge_reason__in=_choice_values(DischargeReason)),
+                name="patient_discharge_reason_iff_inactive",
             ),
         ]
 
@@ -563,6 +580,33 @@ class LabResult(models.Model):
         except units.UnitError as error:
             field = {"unit": "unit_entered", "value": "value_entered"}.get(error.field, error.field)
             raise ValidationError({field: error.message}) from None
+
+
+class LabNotDrawn(models.Model):
+    """A lab the protocol asked to draw at a recheck that was not drawn, and why: the worklist stops
+    asking for it from this recheck on (a result or this record, dated on or after the window start)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="labs_not_drawn")
+    analyte = models.CharField(max_length=32, choices=units.ANALYTE_CHOICES)
+    on = models.DateField(help_text="The day of the visit at which it was not drawn.")
+    reason = models.TextField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "on", "analyte"]
+        verbose_name = "lab not drawn"
+        verbose_name_plural = "labs not drawn"
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="labnotdrawn_reason_not_blank"),
+            models.CheckConstraint(condition=Q(analyte__in=list(units.ANALYTES)), name="labnotdrawn_analyte_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_analyte_display()} not drawn on {self.on}"
 
 
 class SymptomCheck(models.Model):

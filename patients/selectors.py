@@ -229,3 +229,15 @@ def injection_defaults(*, patient: Patient, user: AbstractBaseUser, now: datetim
     if mine is not None and mine.lot_expiry >= today:
         defaults.update(lot_number=mine.lot_number, lot_expiry=mine.lot_expiry)
     return defaults
+
+
+# Registration --------------------------------------------------------------------------------------
+
+
+def patients_like(*, given_name: str, family_name: str, birth_date: datetime.date) -> list[Patient]:
+    """Patients with the same name (any case, spaces trimmed) and birth date: a possible duplicate."""
+    return list(
+        Patient.objects.filter(
+            given_name__iexact=given_name.strip(), family_name__iexact=family_name.strip(), birth_date=birth_date
+        ).order_by("pk")
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,9 @@ from accounts import roles
 from patients import plausibility
 from patients.models import (
     Cause,
+    DischargeReason,
     Injection,
+    LabNotDrawn,
     LabResult,
     Medication,
     Patient,
@@ -55,6 +57,9 @@ PATIENT_EDITABLE_FIELDS = frozenset(
         "dietary_intake_adequate",
     }
 )
+# What a nurse may change on the patient's details page; the clinical flags are a physician's.
+PATIENT_CONTACT_FIELDS = frozenset({"email", "phone", "email_reminders_consent"})
+PATIENT_CLINICAL_FIELDS = frozenset({"neurological_involvement", "pregnancy", "dietary_intake_adequate"})
 CAUSE_EDITABLE_FIELDS = frozenset({"length_cm", "procedure", "start", "stop", "note"})
 INJECTION_EDITABLE_FIELDS = frozenset(
     {"given_at", "drug", "dose_mcg", "route", "site", "lot_number", "lot_expiry", "notes"}
@@ -155,8 +160,10 @@ def patient_create(
     profile: ProtocolProfile | None = None,
     by: AbstractBaseUser | None = None,
     today: datetime.date | None = None,
+    reason: str | None = None,
 ) -> Patient:
-    """A new patient with a regimen on `profile` (default: the clinic's default profile)."""
+    """A new patient with a regimen on `profile` (default: the clinic's default profile). `reason`
+    goes in the history (e.g. registered although a patient of the same name and birth date exists)."""
     today = today or timezone.localdate()
     patient = Patient(
         mrn=mrn.strip(),
@@ -179,7 +186,7 @@ def patient_create(
         profile = ProtocolProfile.objects.get(slug=DEFAULT_PROFILE_SLUG)
     elif not profile.is_active:
         raise ValidationError({"profile": f"The profile {profile.name} is not in use any more."})
-    _save(patient, by=by)
+    _save(patient, by=by, reason=reason)
     _save(Regimen(patient=patient, profile=profile), by=by)
     return patient
 
@@ -227,13 +234,91 @@ def patient_discharge(
     patient: Patient,
     by: AbstractBaseUser | None = None,
     now: datetime.datetime | None = None,
+    reason: str = DischargeReason.OTHER,
+    note: str = "",
 ) -> Patient:
+    """Discharge a patient, with why (`reason`, one of DischargeReason, and a free `note`); the
+    record stays, searchable, and the history keeps every discharge and re-admission."""
     if not patient.is_active:
         raise ValidationError({"patient": f"{patient.full_name} was already discharged."})
+    if reason not in DischargeReason.values:
+        choices = ", ".join(str(label) for label in DischargeReason.labels)
+        raise ValidationError({"reason": f"Choose why the patient is discharged: {choices}."})
     patient.is_active = False
     patient.discharged_at = now or timezone.now()
+    patient.discharge_reason = reason
+    patient.discharge_note = (note or "").strip()
+    _validate(patient, rename={"discharge_reason": "reason", "discharge_note": "note"})
+    _save(patient, by=by, reason=f"Discharged: {patient.get_discharge_reason_display()}")
+    return patient
+
+
+@transaction.atomic
+def patient_readmit(
+    *,
+    patient: Patient,
+    reason: str,
+    by: AbstractBaseUser | None = None,
+) -> Patient:
+    """Take a discharged patient back into care; `reason` goes in the history, which also keeps the
+    discharge it ends."""
+    if patient.is_active:
+        raise ValidationError({"patient": f"{patient.full_name} is in care: there is nothing to re-admit."})
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationError({"reason": "Say why the patient is re-admitted."})
+    patient.is_active = True
+    patient.discharged_at = None
+    patient.discharge_reason = ""
+    patient.discharge_note = ""
     _validate(patient)
-    _save(patient, by=by)
+    _save(patient, by=by, reason=f"Re-admitted: {text}")
+    return patient
+
+
+@transaction.atomic
+def patient_update_contact(
+    *,
+    patient: Patient,
+    email: str,
+    phone: str,
+    email_reminders_consent: bool,
+    by: AbstractBaseUser | None = None,
+    now: datetime.datetime | None = None,
+) -> Patient:
+    """The patient's contact details and consent to email reminders (a nurse's page). Withdrawing
+    consent records when, as an opt-out does; giving it clears the opt-out."""
+    if email_reminders_consent != patient.email_reminders_consent:
+        patient.email_opt_out_at = None if email_reminders_consent else (now or timezone.now())
+    patient.email = (email or "").strip()
+    patient.phone = (phone or "").strip()
+    patient.email_reminders_consent = email_reminders_consent
+    _validate(patient, extra={"email": _email_problem(patient)})
+    _save(patient, by=by, reason="Contact details changed")
+    return patient
+
+
+@transaction.atomic
+def patient_set_clinical_flags(
+    *,
+    patient: Patient,
+    neurological_involvement: bool,
+    pregnancy: str,
+    dietary_intake_adequate: str,
+    reason: str,
+    by: AbstractBaseUser,
+) -> Patient:
+    """What the protocol reads about the patient beyond the causes: a physician's change, with a
+    reason kept in the history."""
+    _require(by, roles.MAKE_DECISION, "change the patient's clinical details")
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationError({"reason": "Say why: the reason is kept in the history."})
+    patient.neurological_involvement = neurological_involvement
+    patient.pregnancy = pregnancy
+    patient.dietary_intake_adequate = dietary_intake_adequate
+    _validate(patient)
+    _save(patient, by=by, reason=text)
     return patient
 
 
@@ -256,7 +341,9 @@ def cause_add(
     stop: datetime.date | None = None,
     note: str = "",
     today: datetime.date | None = None,
+    reason: str | None = None,
 ) -> Cause:
+    """Record a cause; `reason` (why it is recorded now, e.g. the referral letter) goes in the history."""
     _require(by, roles.ADD_CAUSE, "record a cause of deficiency")
     today = today or timezone.localdate()
     cause = Cause(
@@ -269,7 +356,7 @@ def cause_add(
         note=note.strip(),
     )
     _validate(cause, extra={"start": _cause_date_problem(cause, today)})
-    _save(cause, by=by)
+    _save(cause, by=by, reason=(reason or "").strip() or None)
     return cause
 
 
@@ -280,13 +367,14 @@ def cause_update(
     data: Mapping[str, Any],
     by: AbstractBaseUser,
     today: datetime.date | None = None,
+    reason: str | None = None,
 ) -> Cause:
     """Change a cause's details (e.g. the date a PPI was stopped); the kind itself never changes."""
     _require(by, roles.CHANGE_CAUSE, "change a cause of deficiency")
     today = today or timezone.localdate()
     _apply(cause, data, CAUSE_EDITABLE_FIELDS)
     _validate(cause, extra={"start": _cause_date_problem(cause, today)})
-    _save(cause, by=by)
+    _save(cause, by=by, reason=(reason or "").strip() or None)
     return cause
 
 
@@ -302,13 +390,15 @@ def cause_remove(*, cause: Cause, by: AbstractBaseUser, reason: str = "") -> Non
 
 
 @transaction.atomic
-def regimen_set_profile(*, regimen: Regimen, profile: ProtocolProfile, by: AbstractBaseUser) -> Regimen:
+def regimen_set_profile(
+    *, regimen: Regimen, profile: ProtocolProfile, by: AbstractBaseUser, reason: str | None = None
+) -> Regimen:
     _require(by, roles.CHANGE_REGIMEN, "change a regimen's protocol profile")
     if not profile.is_active:
         raise ValidationError({"profile": f"The profile {profile.name} is not in use any more."})
     regimen.profile = profile
     _validate(regimen)
-    _save(regimen, by=by)
+    _save(regimen, by=by, reason=(reason or "").strip() or None)
     return regimen
 
 
@@ -418,7 +508,9 @@ def regimen_switch_to_oral(
     _require(by, roles.MAKE_DECISION, "switch a patient to oral therapy")
     today = today or timezone.localdate()
     if regimen.oral_since is not None:
-        raise ValidationError({"since": f"Already on oral therapy since {regimen.oral_since:%d %b %Y}."})
+        raise ValidationError(
+            {"since": f"Already on oral therapy since {regimen.oral_since.day} {regimen.oral_since:%b %Y}."}
+        )
     regimen.oral_since = since
     regimen.oral_dose_mcg = dose_mcg
     _validate(
@@ -832,6 +924,80 @@ def lab_result_void(
     return lab
 
 
+def panel_field(analyte: str, field: str) -> str:
+    """How lab_panel_record names a row's field in its errors: "ferritin.value"."""
+    return f"{analyte}.{field}"
+
+
+@transaction.atomic
+def lab_panel_record(
+    *,
+    patient: Patient,
+    collected_on: datetime.date,
+    results: Sequence[Mapping[str, Any]],
+    entered_by: AbstractBaseUser,
+    not_drawn: Sequence[Mapping[str, Any]] = (),
+    notes: str = "",
+    today: datetime.date | None = None,
+) -> list[LabResult]:
+    """Every lab of one draw at once, all or nothing: `results` are {analyte, value, unit} rows (each
+    recorded as lab_result_record does) and `not_drawn` {analyte, reason} rows (a LabNotDrawn each, on
+    `collected_on`). Refusals name the row: {"ferritin.value": ...}; nothing is saved if any row fails."""
+    today = today or timezone.localdate()
+    errors: dict[str, list[str]] = {}
+    if not results and not not_drawn:
+        raise ValidationError({NON_FIELD_ERRORS: "Enter at least one result or say which labs were not drawn."})
+    if not isinstance(collected_on, datetime.date):
+        raise ValidationError({"collected_on": "Give the date the blood was drawn."})
+    if _is_future_date(collected_on, today):
+        raise ValidationError({"collected_on": FUTURE_DATE})
+    seen: set[str] = set()
+    for row in [*results, *not_drawn]:
+        if row["analyte"] in seen:
+            errors[panel_field(row["analyte"], "analyte")] = ["This lab appears twice in the panel."]
+        seen.add(row["analyte"])
+    saved: list[LabResult] = []
+    for row in results:
+        analyte = row["analyte"]
+        try:
+            saved.append(
+                lab_result_record(
+                    patient=patient,
+                    analyte=analyte,
+                    value=row["value"],
+                    unit=row["unit"],
+                    collected_on=collected_on,
+                    entered_by=entered_by,
+                    notes=notes,
+                    today=today,
+                )
+            )
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                target = "collected_on" if field == "collected_on" else panel_field(analyte, field)
+                errors.setdefault(target, []).extend(messages)
+    for row in not_drawn:
+        analyte = row["analyte"]
+        mark = LabNotDrawn(
+            patient=patient,
+            analyte=analyte,
+            on=collected_on,
+            reason=(row.get("reason") or "").strip(),
+            recorded_by=entered_by,
+        )
+        try:
+            _validate(mark, rename={"reason": panel_field(analyte, "not_drawn_reason")})
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                errors.setdefault(field if "." in field else panel_field(analyte, field), []).extend(messages)
+        else:
+            _save(mark, by=entered_by)
+    if errors:
+        # The transaction (this function's) is rolled back: not one row of the panel stays.
+        raise ValidationError(errors)
+    return saved
+
+
 # Symptoms and medications --------------------------------------------------------------------------
 
 
@@ -881,7 +1047,7 @@ def medication_start(
 def medication_stop(*, medication: Medication, stop: datetime.date, by: AbstractBaseUser) -> Medication:
     """Record when a medication stops (or will stop: a planned stop date may lie in the future)."""
     if medication.stop is not None:
-        raise ValidationError({"stop": f"Already stopped on {medication.stop:%d %b %Y}."})
+        raise ValidationError({"stop": f"Already stopped on {medication.stop.day} {medication.stop:%b %Y}."})
     medication.stop = stop
     _validate(medication)
     _save(medication, by=by)

@@ -119,6 +119,41 @@ def reminders_cancel_obsolete(*, patient: Patient, now: datetime.datetime | None
     )
 
 
+DISCHARGED = "discharged"
+
+
+def reminders_follow_discharge(*, patient: Patient, now: datetime.datetime | None = None) -> list[int]:
+    """After a discharge or a re-admission, in its transaction (after the care status refresh).
+
+    Discharged: every pending reminder is cancelled (reason "discharged"). Re-admitted: those the
+    discharge cancelled whose due date is still the care status's are pending again, so the scan sends
+    them; the others stay cancelled, and the scan creates rows for any new due date."""
+    now = now or timezone.now()
+    if not patient.is_active:
+        return _transition(
+            Reminder.objects.filter(patient=patient, status=Status.PENDING),
+            status=Status.CANCELLED,
+            note="the patient was discharged",
+            now=now,
+            reason=DISCHARGED,
+        )
+    status = CareStatus.objects.filter(patient=patient).first()
+    still_due = Q(pk__in=[])
+    for kinds in (INJECTION_KINDS, RECHECK_KINDS):
+        due = current_due(status, kinds[0])
+        if due is not None:
+            still_due |= Q(kind__in=kinds, due_date=due)
+    return _transition(
+        Reminder.objects.filter(patient=patient, status=Status.CANCELLED, reason=DISCHARGED).filter(still_due),
+        status=Status.PENDING,
+        note="the patient was re-admitted",
+        now=now,
+        reason="",
+        next_attempt_at=now,
+        enqueued_at=None,
+    )
+
+
 # The scan ------------------------------------------------------------------------------------------
 
 

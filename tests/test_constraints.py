@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
-from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen
+from patients.models import Cause, Injection, LabNotDrawn, LabResult, Medication, Patient, Regimen
 from protocols.models import ProtocolProfile
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +47,13 @@ def _valid(model: type, patient: Patient, user: Any) -> dict[str, Any]:
             "entered_by": user,
         },
         Medication: {"patient": patient, "name": "folic_acid", "start": D("2026-01-01"), "recorded_by": user},
+        LabNotDrawn: {
+            "patient": patient,
+            "analyte": "thiamine",
+            "on": D("2026-02-01"),
+            "reason": "Lab closed",
+            "recorded_by": user,
+        },
     }[model]
 
 
@@ -58,8 +65,17 @@ CASES: list[tuple[type, dict[str, Any], str]] = [
     (Patient, {"pregnancy": "maybe"}, "patient_pregnancy_valid"),
     (Patient, {"dietary_intake_adequate": "sometimes"}, "patient_dietary_intake_valid"),
     (Patient, {"sex": "male", "pregnancy": "pregnant"}, "patient_pregnancy_not_male"),
-    (Patient, {"is_active": False}, "patient_discharged_at_iff_inactive"),
+    (Patient, {"is_active": False, "discharge_reason": "moved_away"}, "patient_discharged_at_iff_inactive"),
     (Patient, {"discharged_at": AT}, "patient_discharged_at_iff_inactive"),
+    (Patient, {"is_active": False, "discharged_at": AT}, "patient_discharge_reason_iff_inactive"),
+    (
+        Patient,
+        {"is_active": False, "discharged_at": AT, "discharge_reason": "bored"},
+        "patient_discharge_reason_iff_inactive",
+    ),
+    (Patient, {"discharge_reason": "moved_away"}, "patient_discharge_reason_iff_inactive"),
+    (LabNotDrawn, {"reason": ""}, "labnotdrawn_reason_not_blank"),
+    (LabNotDrawn, {"analyte": "gold"}, "labnotdrawn_analyte_valid"),
     (Cause, {"kind": "bad_luck"}, "cause_kind_valid"),
     (Cause, {"kind": "ileal_resection"}, "cause_length_cm_iff_ileal"),
     (Cause, {"kind": "crohns_ileal", "length_cm": 0}, "cause_length_cm_iff_ileal"),
@@ -129,7 +145,7 @@ def _values(model: type, overrides: dict[str, Any], patient: Patient, physician:
 @pytest.mark.parametrize(
     ("model", "override"),
     [(Patient, False), (Cause, False), (Regimen, False), (Regimen, True), (Injection, False), (LabResult, False)]
-    + [(Medication, False)],
+    + [(Medication, False), (LabNotDrawn, False)],
 )
 def test_it_accepts_valid_rows(model: type, override: bool, patient: Patient, physician: Any) -> None:
     row = model.objects.create(**_values(model, {"override": override}, patient, physician))
@@ -149,6 +165,6 @@ def test_it_refuses_in_the_database(
 
 
 def test_it_names_every_check_constraint_in_a_case() -> None:
-    models = [Patient, Cause, Regimen, Injection, LabResult, Medication]
+    models = [Patient, Cause, Regimen, Injection, LabResult, Medication, LabNotDrawn]
     declared = {c.name for m in models for c in m._meta.constraints}
     assert declared == {constraint for _, _, constraint in CASES}

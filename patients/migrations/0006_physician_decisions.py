@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("patients", "0004_corrections_and_plausibility"),
+        ("patients", "0005_patient_journey"),
         ("protocols", "0008_move_care_status_to_care"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -8,7 +8,12 @@
   var data = JSON.parse(source.textContent);
   var DAY = 86400000;
   function day(iso) { return Math.round(Date.parse(iso + "T00:00:00Z") / DAY); }
-  function label(value) { return new Date(value * DAY).toISOString().slice(0, 10); }
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  // The pages' one date format: 30 Nov 2026.
+  function label(value) {
+    var d = new Date(Math.round(value) * DAY);
+    return d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] + " " + d.getUTCFullYear();
+  }
 
   var points = data.b12.map(function (p) { return { x: day(p.x), y: p.y }; });
   var shots = data.injections.map(function (d) { return { x: day(d), y: 0 }; });
@@ -45,7 +50,11 @@
         y: { min: 0, max: Math.ceil(top / 50) * 50, title: { display: true, text: data.unit } }
       },
       plugins: {
-        tooltip: { callbacks: { title: function (items) { return items.length ? label(items[0].parsed.x) : ""; } } },
+        tooltip: { callbacks: {
+          title: function (items) { return items.length ? label(items[0].parsed.x) : ""; },
+          // Rounded for reading; the record keeps the exact value.
+          label: function (item) { return item.dataset.label + ": " + Number(item.parsed.y.toPrecision(3)); }
+        } },
         legend: { labels: { boxWidth: 14 } }
       }
     }

@@ -126,4 +126,4 @@ def test_a_nurse_enters_a_lab_in_another_unit_and_sees_it_converted(
     page.get_by_role("button", name="Save result").click()
 
     expect(page.get_by_role("status")).to_contain_text("Vitamin B12 453 pmol/L = 613.9875 pg/mL")
-    expect(page.get_by_test_id("timeline")).to_contain_text("453 pmol/L = 613.99 pg/mL")
+    expect(page.get_by_test_id("timeline")).to_contain_text("453 pmol/L = 614 pg/mL")

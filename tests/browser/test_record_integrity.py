@@ -26,8 +26,12 @@ def test_a_wrong_injection_is_corrected_and_a_lab_voided_with_the_chart_and_the_
     grace = clinic.overdue(3, given_name="Grace", family_name="Hopper")  # really given 2 days ago
     injection = grace.injections.get()
     ada = clinic.recheck_due(given_name="Ada", family_name="Lovelace")
-    clinic.lab(ada, days_ago(0), "b12", "420", "pg/mL")  # Edsger's tube, entered on Ada's chart
-    lab = ada.labs.get()
+    # The rest of her recheck's panel is in, and a B12 that was really Edsger's tube, entered on her chart.
+    for analyte, value, unit in (("hemoglobin", "135", "g/L"), ("mcv", "90", "fL"), ("ferritin", "80", "ug/L")):
+        clinic.lab(ada, days_ago(0), analyte, value, unit)
+    clinic.lab(ada, days_ago(0), "transferrin_saturation", "30", "%")
+    clinic.lab(ada, days_ago(0), "b12", "420", "pg/mL")
+    lab = ada.labs.get(analyte="b12")
 
     log_in(page, live_server, "nina")
     injections_due = page.get_by_test_id("injections-due")

@@ -58,3 +58,29 @@ def test_it_renders_every_page_in_a_bounded_number_of_queries(
     assert b"<html" not in live.content  # the htmx answer is the results table alone
     assert dashboard.context["board"].counts["lost"] > 0
     assert len(worklist.context["worklist"].injections) > 0
+
+
+JOURNEY_FORM_MAX = 10
+
+
+@pytest.mark.parametrize("count", [10, 200])
+def test_the_journey_pages_run_a_bounded_number_of_queries(
+    count: int, clinic: Clinic, physician_client: Client, django_assert_max_num_queries
+) -> None:
+    patients = clinic.panel(count)
+    patient = max(patients, key=lambda p: p.injections.count())
+    cause = clinic.lifelong().causes.get()
+    pages = [
+        reverse("patient_create"),
+        reverse("patient_contact_edit", args=[patient.pk]),
+        reverse("patient_clinical_edit", args=[patient.pk]),
+        reverse("profile_change", args=[patient.pk]),
+        reverse("cause_create", args=[patient.pk]),
+        reverse("cause_edit", args=[cause.patient_id, cause.pk]),
+        reverse("lab_panel_create", args=[patient.pk]),
+        reverse("patient_discharge", args=[patient.pk]),
+        reverse("reminders:list"),
+    ]
+    for url in pages:
+        with django_assert_max_num_queries(JOURNEY_FORM_MAX):
+            assert physician_client.get(url).status_code == 200, url

@@ -229,7 +229,7 @@ def test_every_page_of_a_patient_writes_an_access_log_row(physician_client: Clie
     for name in names:
         before = AccessEvent.objects.count()
         response = physician_client.get(reverse(name, args=[patient.pk]))
-        assert response.status_code == 200, name
+        assert response.status_code in (200, 302), name  # 302: re-admitting a patient who is not discharged
         event = AccessEvent.objects.order_by("-pk").first()
         assert AccessEvent.objects.count() == before + 1, name
         assert (event.kind, event.user.username, list(event.patients.all())) == ("read", "phil", [patient]), name

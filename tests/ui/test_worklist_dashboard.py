@@ -80,7 +80,7 @@ def test_it_lists_rechecks_due_within_a_week_with_the_labs_to_draw(nurse_client:
     assert "Full blood count" in page.content.decode() and "Iron studies" in page.content.decode()
     assert b"within 7 days" in page.content
 
-    status.next_recheck_due = today() + datetime.timedelta(days=8)
+    status.next_recheck_due = status.labs_due_on = today() + datetime.timedelta(days=8)
     status.save()
     assert nurse_client.get(reverse("worklist")).context["worklist"].rechecks == []
 

@@ -89,6 +89,7 @@ def _add(loader: BulkLoader, p: Any, *, profiles: dict[str, int], nurse_id: int,
         dietary_intake_adequate=p.dietary_intake_adequate,
         is_active=p.is_active,
         discharged_at=None if p.is_active else now,
+        discharge_reason="" if p.is_active else "moved_away",
     )
     loader.add(Regimen, patient_id=pid, profile_id=profiles[p.profile], oral_since=p.oral_since)
     for cause in p.causes:
