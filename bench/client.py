@@ -19,9 +19,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def main() -> None:
-    port, session_key, pages, requests = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
+    port, cookie, pages, requests = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
     headers = {
-        "Cookie": f"sessionid={session_key}",
+        "Cookie": cookie,
         "X-Forwarded-Proto": "https",  # as behind the TLS-terminating proxy of production settings
         "Host": "127.0.0.1",
     }

@@ -87,6 +87,7 @@ def _physician():
 
 def session() -> dict[str, object]:
     """A logged-in session for the HTTP client (it sends the cookie; no login form in the timings)."""
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
@@ -102,7 +103,7 @@ def session() -> dict[str, object]:
     busy = list(Injection.objects.values_list("patient_id", flat=True).order_by("-given_at").distinct()[:5000])[::100][
         :50
     ]
-    return {"session_key": store.session_key, "chart_patients": busy}
+    return {"cookie": f"{settings.SESSION_COOKIE_NAME}={store.session_key}", "chart_patients": busy}
 
 
 def pages(patient_id: int) -> dict[str, str]:

@@ -335,6 +335,7 @@ def start_workers(*, count: int, broker_url: str, queue: str, smtp_port: int, di
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
         "EMAIL_TIMEOUT": "5",
+        "EMAIL_USE_TLS": "0",  # the sink speaks plain SMTP on loopback
         "VAR_DIR": str(directory / "var"),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
