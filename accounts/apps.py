@@ -15,6 +15,13 @@ def _grant_role_permissions(sender: AppConfig, **kwargs: Any) -> None:
     grant_role_permissions(Group, Permission)
 
 
+def _ensure_default_clinic(sender: AppConfig, **kwargs: Any) -> None:
+    """A database without a clinic (fresh, or flushed by a test) gets the default one back."""
+    from accounts.clinics import ensure_default_clinic
+
+    ensure_default_clinic()
+
+
 def _note_session_state(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """At login: the idle clock starts, and whether a password change comes first is noted once (the
     middleware then reads the session, not the database, on every request)."""
@@ -37,4 +44,5 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Permissions of models added later (created on post_migrate) reach the roles on the next migrate.
         post_migrate.connect(_grant_role_permissions, sender=self, dispatch_uid="accounts_grant_role_permissions")
+        post_migrate.connect(_ensure_default_clinic, sender=self, dispatch_uid="accounts_ensure_default_clinic")
         user_logged_in.connect(_note_session_state, dispatch_uid="accounts_note_session_state")

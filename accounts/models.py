@@ -29,3 +29,19 @@ def must_change_password(user: object) -> bool:
 def require_password_change(user: object) -> None:
     """The user's next login leads to the password change first."""
     AccountState.objects.update_or_create(user=user, defaults={"must_change_password": True})
+
+
+class Clinic(models.Model):
+    """A clinic (site) of the programme. Every patient belongs to one (patients.Patient.clinic); staff
+    belong to one or more (`staff`). Which clinics a user may see is accounts.clinics.clinics_of."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=50, unique=True)
+    staff = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="clinics", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("view_programme", "See every clinic's counts, without patient data")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -11,7 +11,9 @@ from django.db.models import Q
 NURSE = "nurse"
 PHYSICIAN = "physician"
 CLINIC_ADMIN = "clinic_admin"
-ROLES = (NURSE, PHYSICIAN, CLINIC_ADMIN)
+# A regional programme's view: every clinic's counts side by side, no patient names or records.
+PROGRAMME = "programme"
+ROLES = (NURSE, PHYSICIAN, CLINIC_ADMIN, PROGRAMME)
 
 # Permissions the services check server-side.
 MAKE_DECISION = "patients.make_decision"
@@ -21,6 +23,8 @@ CHANGE_CAUSE = "patients.change_cause"
 DELETE_CAUSE = "patients.delete_cause"
 CHANGE_INJECTION = "patients.change_injection"  # correct, or mark entered in error
 CHANGE_LABRESULT = "patients.change_labresult"
+TRANSFER_PATIENT = "patients.transfer_patient"  # to another clinic, with a reason
+VIEW_PROGRAMME = "accounts.view_programme"
 
 # (app_label, codename) per role; each role also has everything of the roles above it.
 _NURSE_PERMISSIONS = [
@@ -48,6 +52,7 @@ _PHYSICIAN_PERMISSIONS = [
     ("patients", "delete_cause"),
     ("patients", "make_decision"),
     ("patients", "add_decision"),
+    ("patients", "transfer_patient"),
 ]
 # clinic_admin gets every permission of these apps on top (see the migration).
 CLINIC_ADMIN_APPS = ("patients", "protocols", "care", "reminders", "audit", "auth")
@@ -56,6 +61,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     NURSE: _NURSE_PERMISSIONS,
     PHYSICIAN: _PHYSICIAN_PERMISSIONS,
     CLINIC_ADMIN: _PHYSICIAN_PERMISSIONS,
+    # No permission on any patient: every patient page answers 403.
+    PROGRAMME: [("accounts", "view_programme")],
 }
 
 

@@ -1,16 +1,20 @@
 """The access log in the admin: who looked at this patient (search by record number or name), what
-did this user look at (filter or search by user), exportable as CSV. Read-only for everyone."""
+did this user look at (filter or search by user), exportable as CSV. Read-only for everyone. Anyone
+but a superuser sees only the events of the clinics they may see (accounts.clinics.clinics_of): those
+about their patients or by their staff, naming only their patients."""
 
 from __future__ import annotations
 
 import csv
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from accounts.clinics import clinics_of
 from audit.models import AccessEvent
+from patients.models import Patient
 
 
 @admin.register(AccessEvent)
@@ -23,7 +27,14 @@ class AccessEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccessEvent]:
-        return super().get_queryset(request).prefetch_related("patients")
+        events = super().get_queryset(request)
+        if request.user.is_superuser:
+            return events.prefetch_related("patients")
+        clinics = clinics_of(request.user)
+        mine = Q(pk__in=events.filter(Q(patients__clinic__in=clinics) | Q(user__clinics__in=clinics)).values("pk"))
+        return events.filter(mine).prefetch_related(
+            Prefetch("patients", queryset=Patient.objects.filter(clinic__in=clinics))
+        )
 
     @admin.display(description="Patients")
     def patient_list(self, event: AccessEvent) -> str:
@@ -35,7 +46,7 @@ class AccessEventAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="access-log-{timezone.localdate():%Y%m%d}.csv"'
         writer = csv.writer(response)
         writer.writerow(["at", "user", "kind", "page", "path", "patients", "ip_address", "status", "detail"])
-        for event in queryset.order_by("at", "pk").prefetch_related("patients"):
+        for event in queryset.order_by("at", "pk"):  # get_queryset's patients, prefetched
             writer.writerow(
                 [
                     event.at.isoformat(),

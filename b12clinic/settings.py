@@ -216,6 +216,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # The clinic ----------------------------------------------------------------------------------------
 CLINIC_NAME = env_str("CLINIC_NAME", "B12 Clinic")
+# The name of the one clinic (site) a fresh database starts with (accounts.Clinic): a single-clinic
+# install needs no set-up; a regional programme adds its other clinics in the admin.
+DEFAULT_CLINIC_NAME = env_str("DEFAULT_CLINIC_NAME", CLINIC_NAME)
 CLINIC_PHONE = env_str("CLINIC_PHONE", "")
 CLINIC_EMAIL = env_str("CLINIC_EMAIL", "")
 CLINIC_ADDRESS = env_str("CLINIC_ADDRESS", "")

@@ -79,9 +79,11 @@ def _physician():
     from django.contrib.auth.models import Group
 
     from accounts import roles
+    from accounts.models import Clinic
 
     user, _ = get_user_model().objects.get_or_create(username="bench-physician")
     user.groups.add(Group.objects.get(name=roles.PHYSICIAN))
+    user.clinics.add(*Clinic.objects.all())  # the pages of every clinic, as before clinics existed
     return user
 
 

@@ -1,7 +1,9 @@
 """Reads of the care status: the nurse's worklist, the physician's dashboard, search, and the counts
 that the pages and the staff digest show (one definition each, so they always agree).
 
-Each runs a fixed number of queries whatever the number of patients. "Due" and "overdue" compare the
+Each takes the clinics it counts or lists (`clinics`: accounts.clinics.clinics_of(user) for a page, a
+user's clinics for their digest, one clinic at a time on the programme page) and runs a fixed number
+of queries whatever the number of patients. "Due" and "overdue" compare the
 stored due dates with `today` in the query itself, so the lists are right even before the daily
 re-evaluation has turned yesterday's due date into an overdue alert.
 """
@@ -14,8 +16,10 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import Clinic
 from care.models import CareAlert, CareStatus, Phase, Severity, Verdict
 from patients.models import Cause, CauseKind, Decision, LabResult, Patient
+from patients.selectors import Clinics
 from protocols.engine.rules import ALERT_SEVERITY
 
 # The worklist shows rechecks due within this many days, so the labs can be drawn at a visit this week.
@@ -35,8 +39,8 @@ DASHBOARD_SEVERITIES = ("high", "medium")
 _NOT_LISTED = ("because", "rules", "verdict_rules", "verdict_unmet")
 
 
-def _active_statuses() -> QuerySet[CareStatus]:
-    return CareStatus.objects.filter(patient_active=True).select_related("patient")
+def _active_statuses(clinics: Clinics) -> QuerySet[CareStatus]:
+    return CareStatus.objects.filter(patient_active=True, patient__clinic__in=clinics).select_related("patient")
 
 
 # Worklist ------------------------------------------------------------------------------------------
@@ -82,11 +86,13 @@ class Worklist:
 WORKLIST_LIMIT = 50
 
 
-def _worklist_queries(today: datetime.date) -> tuple[QuerySet[CareStatus], QuerySet[CareStatus], QuerySet[CareStatus]]:
+def _worklist_queries(
+    today: datetime.date, clinics: Clinics
+) -> tuple[QuerySet[CareStatus], QuerySet[CareStatus], QuerySet[CareStatus]]:
     """(injections due, rechecks due, lost to follow-up): the worklist's three sets of active patients."""
     recheck_until = today + datetime.timedelta(days=WORKLIST_RECHECK_DAYS)
     lost_before = today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
-    active = _active_statuses()
+    active = _active_statuses(clinics)
     return (
         active.filter(next_injection_due__lte=today, next_injection_due__gte=lost_before),
         # Until every lab of the recheck is in or recorded as not drawn (care.services `labs_due_on`).
@@ -95,21 +101,21 @@ def _worklist_queries(today: datetime.date) -> tuple[QuerySet[CareStatus], Query
     )
 
 
-def worklist_counts(*, today: datetime.date) -> dict[str, int]:
+def worklist_counts(*, today: datetime.date, clinics: Clinics) -> dict[str, int]:
     """The worklist's totals: injections due, rechecks due, patients lost to follow-up (on the
     dashboard). The worklist page and the nurses' digest both show these. Three queries."""
-    injections, rechecks, lost = _worklist_queries(today)
+    injections, rechecks, lost = _worklist_queries(today, clinics)
     return {"injections": injections.count(), "rechecks": rechecks.count(), "lost": lost.count()}
 
 
-def worklist(*, today: datetime.date, limit: int | None = WORKLIST_LIMIT) -> Worklist:
+def worklist(*, today: datetime.date, clinics: Clinics, limit: int | None = WORKLIST_LIMIT) -> Worklist:
     """Active patients whose injection is due today or overdue (most overdue first, up to
     LOST_TO_FOLLOW_UP_DAYS; those lost to follow-up are counted, and listed on the dashboard), and
     those whose lab recheck is due within WORKLIST_RECHECK_DAYS or overdue, with the labs still to draw
     (a patient stays until every lab of the recheck is in or recorded as not drawn).
     At most `limit` rows a list. Five queries."""
-    injections, rechecks, _ = _worklist_queries(today)
-    totals = worklist_counts(today=today)
+    injections, rechecks, _ = _worklist_queries(today, clinics)
+    totals = worklist_counts(today=today, clinics=clinics)
     by_due = ("next_injection_due", "patient__family_name", "patient__given_name", "pk")
     by_labs = ("labs_due_on", "patient__family_name", "patient__given_name", "pk")
     return Worklist(
@@ -193,7 +199,7 @@ class Dashboard:
         )
 
 
-def unacknowledged_alerts() -> QuerySet[CareAlert]:
+def unacknowledged_alerts(clinics: Clinics) -> QuerySet[CareAlert]:
     """Active patients' alerts that no acknowledgement covers. An acknowledgement covers one
     occurrence: same patient and rule, recorded while the alert was active since the same date. An
     alert that cleared and fired again has a later `since`, so the old acknowledgement no longer
@@ -204,7 +210,8 @@ def unacknowledged_alerts() -> QuerySet[CareAlert]:
         alert_rule=OuterRef("rule"),
         alert_since__gte=OuterRef("since"),
     )
-    return CareAlert.objects.exclude(Exists(covering))  # only active patients have alert rows
+    # Only active patients have alert rows.
+    return CareAlert.objects.filter(patient__clinic__in=clinics).exclude(Exists(covering))
 
 
 def _filtered(queryset: QuerySet[CareStatus], filters: DashboardFilters) -> QuerySet[CareStatus]:
@@ -248,16 +255,16 @@ class _DashboardQueries:
         return self.today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
 
 
-def _dashboard_queries(today: datetime.date, filters: DashboardFilters) -> _DashboardQueries:
+def _dashboard_queries(today: datetime.date, filters: DashboardFilters, clinics: Clinics) -> _DashboardQueries:
     lost_before = today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
-    alerts = unacknowledged_alerts().filter(severity__gte=Severity.MEDIUM)
+    alerts = unacknowledged_alerts(clinics).filter(severity__gte=Severity.MEDIUM)
     if filters.alert_rule:
         alerts = alerts.filter(rule=filters.alert_rule)
     if filters.cause:
         alerts = alerts.filter(Exists(Cause.objects.filter(patient=OuterRef("patient"), kind=filters.cause)))
     return _DashboardQueries(
         today=today,
-        statuses=_filtered(_active_statuses(), filters),
+        statuses=_filtered(_active_statuses(clinics), filters),
         alerts=alerts,
         overdue=Q(next_injection_due__lt=today, next_injection_due__gte=lost_before),
         lost=Q(next_injection_due__lt=lost_before),
@@ -268,11 +275,13 @@ def _dashboard_queries(today: datetime.date, filters: DashboardFilters) -> _Dash
     )
 
 
-def dashboard_counts(*, today: datetime.date, filters: DashboardFilters | None = None) -> dict[str, int]:
+def dashboard_counts(
+    *, today: datetime.date, clinics: Clinics, filters: DashboardFilters | None = None
+) -> dict[str, int]:
     """The dashboard's counts: overdue injections, lost to follow-up, rechecks soon and overdue,
     oral-switch candidates awaiting a decision, unacknowledged high and medium alerts. The dashboard
     and the physicians' digest both show these. Three queries."""
-    queries = _dashboard_queries(today, filters or DashboardFilters())
+    queries = _dashboard_queries(today, filters or DashboardFilters(), clinics)
     counts: dict[str, int] = queries.statuses.aggregate(
         overdue=Count("pk", filter=queries.overdue),
         lost=Count("pk", filter=queries.lost),
@@ -287,18 +296,22 @@ def dashboard_counts(*, today: datetime.date, filters: DashboardFilters | None =
 
 
 def dashboard(
-    *, today: datetime.date, filters: DashboardFilters | None = None, limit: int | None = LIST_LIMIT
+    *,
+    today: datetime.date,
+    clinics: Clinics,
+    filters: DashboardFilters | None = None,
+    limit: int | None = LIST_LIMIT,
 ) -> Dashboard:
     """The physician's panel: counts and lists. Ten queries whatever the number of patients."""
     filters = filters or DashboardFilters()
-    queries = _dashboard_queries(today, filters)
+    queries = _dashboard_queries(today, filters, clinics)
     base = queries.statuses.defer(*_NOT_LISTED)
     by_due = ("next_injection_due", "patient__family_name", "patient__given_name")
     by_recheck = ("next_recheck_due", "patient__family_name", "patient__given_name")
     board = Dashboard(
         today=today,
         filters=filters,
-        counts=dashboard_counts(today=today, filters=filters),
+        counts=dashboard_counts(today=today, clinics=clinics, filters=filters),
         recheck_until=queries.recheck_until,
         lost_before=queries.lost_before,
         limit=limit,
@@ -328,15 +341,26 @@ def dashboard(
     return board
 
 
+# The programme -------------------------------------------------------------------------------------
+
+
+def programme_clinics(clinics: QuerySet[Clinic]) -> list[Clinic]:
+    """`clinics` by name, each with `active_patients` (patients in care). One query; the programme
+    page then asks worklist_counts and dashboard_counts of each clinic (six queries a clinic)."""
+    return list(
+        clinics.annotate(active_patients=Count("patients", filter=Q(patients__is_active=True))).order_by("name")
+    )
+
+
 # Search --------------------------------------------------------------------------------------------
 
 SEARCH_LIMIT = 25
 
 
-def patient_search(*, query: str, limit: int = SEARCH_LIMIT) -> list[Patient]:
-    """Patients whose name or medical record number contains every word typed (active ones first).
-    With nothing typed: the first active patients by name. One query."""
-    patients = Patient.objects.select_related("care_status")
+def patient_search(*, query: str, clinics: Clinics, limit: int = SEARCH_LIMIT) -> list[Patient]:
+    """Patients of `clinics` whose name or medical record number contains every word typed (active
+    ones first). With nothing typed: the first active patients by name. One query."""
+    patients = Patient.objects.filter(clinic__in=clinics).select_related("care_status")
     for term in query.split()[:5]:
         patients = patients.filter(
             Q(given_name__icontains=term) | Q(family_name__icontains=term) | Q(mrn__icontains=term)

@@ -76,6 +76,8 @@ patient_update = _action(record.patient_update, _argument("patient"))
 patient_update_contact = _action(record.patient_update_contact, _argument("patient"))
 patient_set_clinical_flags = _action(record.patient_set_clinical_flags, _argument("patient"))
 patient_set_email_consent = _action(record.patient_set_email_consent, _argument("patient"))
+# The patient's care and reminders stay as they are; only the clinic whose staff see them changes.
+patient_transfer = _action(record.patient_transfer, _argument("patient"))
 cause_add = _action(record.cause_add, _argument("patient"))
 cause_update = _action(record.cause_update, _argument("cause"))
 cause_remove = _action(record.cause_remove, _argument("cause"))

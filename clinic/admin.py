@@ -17,11 +17,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db import models, transaction
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.clinics import clinics_of
 from clinic import (
     actions,
     admin_accounts,  # noqa: F401  (the staff accounts admin)
@@ -46,7 +49,32 @@ def _patient_of(obj: models.Model) -> Patient:
     return obj if isinstance(obj, Patient) else obj.patient  # type: ignore[attr-defined]
 
 
-class ClinicalFactsAdmin(SimpleHistoryAdmin):
+class ClinicScopedAdmin(SimpleHistoryAdmin):
+    """Only the records of patients of the clinics the user may see (accounts.clinics.clinics_of), in
+    lists, searches, autocompletes and change pages (another clinic's record is "not found")."""
+
+    clinic_path = "patient__clinic"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).filter(**{f"{self.clinic_path}__in": clinics_of(request.user)})
+
+    def _require_visible(self, request: HttpRequest, object_id: str) -> None:
+        # simple-history shows the history of a row it cannot find through get_queryset: not here.
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404("Not found.")
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        self._require_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context=extra_context)
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> Any:
+        self._require_visible(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context=extra_context)
+
+
+class ClinicalFactsAdmin(ClinicScopedAdmin):
     """Calls actions.record_changed after every admin write, in the same transaction. Clinical records
     are never deleted here: corrections and voids go through the app, with a reason."""
 
@@ -76,6 +104,7 @@ class AddOnlyAdmin(ClinicalFactsAdmin):
 
 
 # Discharge and re-admission are made on the chart (clinic.actions): they cancel and restore reminders.
+# The clinic is chosen when adding; a change is a transfer, with a reason, on the chart.
 PATIENT_STATE_FIELDS = ("is_active", "discharged_at", "discharge_reason", "discharge_note", "email_opt_out_at")
 PATIENT_CREATE_FIELDS = (
     "mrn",
@@ -114,6 +143,16 @@ class PatientAdminForm(forms.ModelForm):
             raise forms.ValidationError("The birth date cannot be in the future.")
         return birth_date
 
+    def clean_clinic(self) -> Any:
+        """Left empty by a user of one clinic: that clinic (PatientAdmin limits the choices)."""
+        clinic = self.cleaned_data.get("clinic")
+        if clinic is None and "clinic" in self.fields:
+            choices = list(self.fields["clinic"].queryset[:2])
+            if len(choices) != 1:
+                raise forms.ValidationError("Choose the clinic the patient belongs to.")
+            clinic = choices[0]
+        return clinic
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("email_reminders_consent") and not data.get("email"):
@@ -124,8 +163,10 @@ class PatientAdminForm(forms.ModelForm):
 @admin.register(Patient)
 class PatientAdmin(ClinicalFactsAdmin):
     form = PatientAdminForm
-    list_display = ["mrn", "family_name", "given_name", "birth_date", "sex", "is_active"]
-    list_filter = ["is_active", "sex", "pregnancy", "neurological_involvement"]
+    clinic_path = "clinic"
+    list_display = ["mrn", "family_name", "given_name", "birth_date", "sex", "clinic", "is_active"]
+    list_filter = ["is_active", "clinic", "sex", "pregnancy", "neurological_involvement"]
+    list_select_related = ["clinic"]
     search_fields = ["mrn", "family_name", "given_name", "email"]
     readonly_fields = ["created_at", "updated_at", *PATIENT_STATE_FIELDS]
 
@@ -139,6 +180,16 @@ class PatientAdmin(ClinicalFactsAdmin):
         fields = list(super().get_fields(request, obj))
         return fields if obj is None else [name for name in fields if name != "profile"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else [*fields, "clinic"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "clinic":
+            kwargs["queryset"] = clinics_of(request.user)
+            kwargs["required"] = False  # PatientAdminForm.clean_clinic: the user's only clinic
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def save_model(self, request: HttpRequest, obj: Patient, form: forms.ModelForm, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
@@ -146,6 +197,7 @@ class PatientAdmin(ClinicalFactsAdmin):
         # A new patient as the app makes one: a regimen, a care status and its reminders, in one action.
         created = actions.patient_create(
             **{name: form.cleaned_data[name] for name in PATIENT_CREATE_FIELDS},
+            clinic=form.cleaned_data["clinic"],
             profile=form.cleaned_data.get("profile"),
             by=request.user,
             reason="Registered in the admin",
@@ -282,7 +334,7 @@ class PlausibilityRangeAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Decision)
-class DecisionAdmin(SimpleHistoryAdmin):
+class DecisionAdmin(ClinicScopedAdmin):
     """Read-only: decisions are made on the patient chart, through clinic.actions."""
 
     list_display = ["patient", "kind", "made_by", "made_at", "alert_rule"]

@@ -1,7 +1,8 @@
 """Staff accounts in the admin, with least privilege: only a superuser grants superuser status, roles
 (groups) or permissions, changes a superuser, or sets someone else's password; a password set here
 must be changed by its owner at the next login; a lost phone is an administrator's second-factor
-reset, written to the access log."""
+reset, written to the access log. Clinics and who is on their staff are a superuser's too: a clinic
+admin who could add themselves to a clinic could read its patients."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from accounts import mfa
-from accounts.models import require_password_change
+from accounts.clinics import staff_join_only_clinic
+from accounts.models import Clinic, require_password_change
 from audit.models import AccessEvent
 from audit.services import access_event_log
 
@@ -54,6 +56,8 @@ class StaffAdmin(UserAdmin):
         super().save_model(request, obj, form, change)
         if not change or "password" in form.changed_data:
             require_password_change(obj)  # the administrator knows it: its owner chooses their own
+        if not change:
+            staff_join_only_clinic(obj)  # one clinic: its staff; several: a superuser chooses (Clinics)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         if not request.user.is_superuser:
@@ -71,3 +75,27 @@ class StaffAdmin(UserAdmin):
                 kind=AccessEvent.Kind.MFA_RESET, request=request, user=request.user, detail=f"for {user.get_username()}"
             )
             self.message_user(request, f"Second factor of {user.get_username()} reset.", messages.SUCCESS)
+
+
+@admin.register(Clinic)
+class ClinicAdmin(admin.ModelAdmin):
+    """The clinics (sites) and their staff. Superusers only (see the module's docstring)."""
+
+    list_display = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["staff"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # patients point at their clinic; a clinic that closes transfers them first

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import roles
+from accounts.clinics import clinics_of
 from clinic import actions
 from clinic.templatetags.clinic_tags import readable_date
 from patients import forms
@@ -36,13 +37,17 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     """Register a referral. A patient of the same name and birth date already on record is shown,
     with a link, and registering anyway takes a tick that the history records."""
     require(request.user, ADD_PATIENT)
+    clinics = clinics_of(request.user)
     duplicates: list[Patient] = []
     if request.method == "POST":
-        form = forms.PatientRegistrationForm(request.POST)
+        form = forms.PatientRegistrationForm(request.POST, clinics=clinics)
         if form.is_valid():
             data = form.cleaned_data
             duplicates = record_selectors.patients_like(
-                given_name=data["given_name"], family_name=data["family_name"], birth_date=data["birth_date"]
+                given_name=data["given_name"],
+                family_name=data["family_name"],
+                birth_date=data["birth_date"],
+                clinics=clinics,
             )
             if duplicates and not data["confirm_duplicate"]:
                 form.ask_confirmation()
@@ -66,7 +71,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         if duplicates:
             form.ask_confirmation()
     else:
-        form = forms.PatientRegistrationForm()
+        form = forms.PatientRegistrationForm(clinics=clinics)
     return render(request, "patients/patient_form.html", {"form": form, "duplicates": duplicates})
 
 
@@ -307,3 +312,30 @@ def patient_readmit(request: HttpRequest, patient_id: int) -> HttpResponse:
             messages.success(request, f"{patient.full_name} re-admitted: the schedule is back on the worklist.")
             return redirect("patient_detail", patient_id=patient.pk)
     return _simple_form(request, patient, form, f"Re-admit {patient.full_name}", button="Re-admit")
+
+
+# Transfer to another clinic ------------------------------------------------------------------------
+
+
+def patient_transfer(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Move the patient to another of the user's clinics, with a reason the history keeps (physicians
+    and clinic admins on the staff of both clinics, or a superuser)."""
+    patient = patient_for(
+        request.user, patient_id, permission=roles.TRANSFER_PATIENT, queryset=Patient.objects.select_related("clinic")
+    )
+    destinations = clinics_of(request.user).exclude(pk=patient.clinic_id)
+    form = forms.TransferForm(request.POST or None, clinics=destinations)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.patient_transfer(patient=patient, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"{patient.full_name} transferred to {patient.clinic.name}.")
+            # The user may not see the new clinic's patients: the chart of one they can is not certain.
+            if clinics_of(request.user).filter(pk=patient.clinic_id).exists():
+                return redirect("patient_detail", patient_id=patient.pk)
+            return redirect("patient_list")
+    return _simple_form(
+        request, patient, form, f"Transfer {patient.full_name} from {patient.clinic.name}", button="Transfer"
+    )

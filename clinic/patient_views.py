@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts import roles
+from accounts.clinics import clinics_of
 from audit.services import note_patients
 from care import selectors as care_selectors
 from care.explanation import care_status_explanation
@@ -45,7 +47,8 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     """Search by name or medical record number; htmx asks for the results table alone as you type."""
     require(request.user, VIEW_PATIENT)
     query = request.POST.get("q", "").strip()[:100] if request.method == "POST" else ""
-    context = {"query": query, "patients": care_selectors.patient_search(query=query)}
+    patients = care_selectors.patient_search(query=query, clinics=clinics_of(request.user))
+    context = {"query": query, "patients": patients}
     note_patients(request, [patient.pk for patient in context["patients"]])
     if getattr(request, "htmx", False):
         return render(request, "patients/_search_results.html", context)
@@ -56,6 +59,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.user, patient_id, queryset=selectors.patient_chart_queryset())
     status = getattr(patient, "care_status", None)
     today = timezone.localdate()
+    several_clinics = clinics_of(request.user).exclude(pk=patient.clinic_id).exists()
     context: dict[str, Any] = {
         "patient": patient,
         "status": status,
@@ -66,6 +70,9 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "trend": record_selectors.b12_trend(patient),
         "active_medications": [m for m in patient.medications.all() if m.stop is None],
         "can_decide": request.user.has_perm("patients.make_decision"),
+        # The clinic is named, and a transfer offered, to users who see more than one clinic.
+        "show_clinic": several_clinics,
+        "can_transfer": several_clinics and request.user.has_perm(roles.TRANSFER_PATIENT),
         "stop_form": forms.MedicationStopForm(initial={"stop": today}),
         "reminders": reminders_for_patient(patient),
     }

@@ -11,7 +11,7 @@ from patients.models import Decision, Injection, LabResult, Medication, Patient,
 def patient_chart_queryset() -> QuerySet[Patient]:
     """Patients with everything the chart shows, in a fixed number of queries."""
     return Patient.objects.select_related(
-        "regimen__profile", "regimen__interval_set_by", "care_status__profile"
+        "clinic", "regimen__profile", "regimen__interval_set_by", "care_status__profile"
     ).prefetch_related(
         "causes",
         "care_alerts",

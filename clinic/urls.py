@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("worklist/", views.worklist, name="worklist"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("programme/", views.programme, name="programme"),
     path("patients/", patient_views.patient_list, name="patient_list"),
     path("patients/<int:patient_id>/", patient_views.patient_detail, name="patient_detail"),
     path("patients/<int:patient_id>/history/", patient_views.patient_history, name="patient_history"),
@@ -44,4 +45,5 @@ urlpatterns = [
     path("patients/<int:patient_id>/labs/panel/", journey_views.lab_panel_create, name="lab_panel_create"),
     path("patients/<int:patient_id>/discharge/", journey_views.patient_discharge, name="patient_discharge"),
     path("patients/<int:patient_id>/readmit/", journey_views.patient_readmit, name="patient_readmit"),
+    path("patients/<int:patient_id>/transfer/", journey_views.patient_transfer, name="patient_transfer"),
 ]

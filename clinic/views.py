@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts import roles
+from accounts.clinics import clinics_of
 from audit.services import note_patients
 from care import selectors
 from care.models import CareAlert
@@ -27,7 +28,10 @@ from reminders.selectors import reminders_failed_count
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Physicians start on the dashboard, everyone else on today's worklist."""
+    """Physicians start on the dashboard, the programme role on its clinics' numbers, everyone else on
+    today's worklist."""
+    if not request.user.has_perm(VIEW_PATIENT) and request.user.has_perm(roles.VIEW_PROGRAMME):
+        return redirect("programme")
     require(request.user, VIEW_PATIENT)
     return redirect("dashboard" if request.user.has_perm(roles.MAKE_DECISION) else "worklist")
 
@@ -35,7 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def worklist(request: HttpRequest) -> HttpResponse:
     require(request.user, VIEW_PATIENT)
     limit = None if request.GET.get("all") == "1" else selectors.WORKLIST_LIMIT
-    worklist = selectors.worklist(today=timezone.localdate(), limit=limit)
+    worklist = selectors.worklist(today=timezone.localdate(), clinics=clinics_of(request.user), limit=limit)
     note_patients(request, [row.status.patient_id for row in (*worklist.injections, *worklist.rechecks)])
     return render(request, "clinic/worklist.html", {"worklist": worklist})
 
@@ -44,7 +48,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     require(request.user, VIEW_PATIENT)
     filters = selectors.DashboardFilters.parse(request.GET)
     limit = None if request.GET.get("all") == "1" else selectors.LIST_LIMIT
-    board = selectors.dashboard(today=timezone.localdate(), filters=filters, limit=limit)
+    clinics = clinics_of(request.user)
+    board = selectors.dashboard(today=timezone.localdate(), clinics=clinics, filters=filters, limit=limit)
     note_patients(request, board.patient_ids())
     return render(
         request,
@@ -53,9 +58,31 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "board": board,
             "alert_choices": [(rule, RULES[rule].text) for rule in selectors.ALERT_RULES],
             "cause_choices": CauseKind.choices,
-            "reminders_failed_count": reminders_failed_count(),
+            "reminders_failed_count": reminders_failed_count(clinics=clinics),
         },
     )
+
+
+def programme(request: HttpRequest) -> HttpResponse:
+    """The programme's numbers: each clinic the user may see, with the dashboard's and the worklist's
+    counts (the same functions, one clinic at a time). No patient names, no links to a record."""
+    require(request.user, roles.VIEW_PROGRAMME)
+    today = timezone.localdate()
+    rows = [
+        {
+            "clinic": clinic,
+            "patients": clinic.active_patients,
+            "worklist": selectors.worklist_counts(today=today, clinics=[clinic]),
+            "dashboard": selectors.dashboard_counts(today=today, clinics=[clinic]),
+        }
+        for clinic in selectors.programme_clinics(clinics_of(request.user))
+    ]
+    totals = {
+        group: {key: sum(row[group][key] for row in rows) for key in (rows[0][group] if rows else {})}
+        for group in ("worklist", "dashboard")
+    }
+    totals["patients"] = sum(row["patients"] for row in rows)
+    return render(request, "clinic/programme.html", {"rows": rows, "totals": totals, "today": today})
 
 
 # Decisions -----------------------------------------------------------------------------------------

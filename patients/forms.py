@@ -9,7 +9,9 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import QuerySet
 
+from accounts.models import Clinic
 from patients import plausibility
 from patients.models import (
     DRUG_KINDS,
@@ -220,6 +222,9 @@ def _reason_field(label: str = "Reason", required: bool = True) -> forms.CharFie
 
 
 class PatientRegistrationForm(forms.Form):
+    clinic = forms.ModelChoiceField(
+        label="Clinic", queryset=Clinic.objects.none(), empty_label=None, help_text="Its staff see the patient."
+    )
     mrn = forms.CharField(label="Medical record number (MRN)", max_length=32)
     given_name = forms.CharField(label="Given name", max_length=100)
     family_name = forms.CharField(label="Family name", max_length=100)
@@ -237,12 +242,25 @@ class PatientRegistrationForm(forms.Form):
         label="This is a different patient: register anyway", required=False, widget=forms.HiddenInput()
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, clinics: QuerySet[Clinic], **kwargs: Any) -> None:
+        """`clinics`: those the registering user may see (accounts.clinics.clinics_of); with one, the
+        field is hidden and that clinic chosen."""
         super().__init__(*args, **kwargs)
+        choices = list(clinics.order_by("name"))
+        field = self.fields["clinic"]
+        field.queryset = clinics
+        self.only_clinic = choices[0] if len(choices) == 1 else None
+        if self.only_clinic is not None:
+            field.initial, field.required, field.widget = self.only_clinic.pk, False, forms.HiddenInput()
+        elif not choices:
+            field.help_text = "You are on the staff of no clinic yet: an administrator adds you to yours."
         profiles = ProtocolProfile.objects.filter(is_active=True).order_by("name")
         self.fields["profile"].queryset = profiles
         if not self.is_bound:
             self.fields["profile"].initial = profiles.filter(slug=DEFAULT_PROFILE_SLUG).first()
+
+    def clean_clinic(self) -> Clinic | None:
+        return self.cleaned_data.get("clinic") or self.only_clinic
 
     def ask_confirmation(self) -> None:
         """The checkbox is shown only beside the warning that asks for it."""
@@ -331,6 +349,16 @@ class DischargeForm(forms.Form):
         if data.get("reason") == DischargeReason.OTHER and not (data.get("note") or "").strip():
             self.add_error("note", "Say why the patient is discharged.")
         return data
+
+
+class TransferForm(forms.Form):
+    clinic = forms.ModelChoiceField(label="To the clinic", queryset=Clinic.objects.none())
+    reason = _reason_field()
+
+    def __init__(self, *args: Any, clinics: QuerySet[Clinic], **kwargs: Any) -> None:
+        """`clinics`: the clinics the patient may move to (the user's, but the patient's own)."""
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics.order_by("name")
 
 
 class ReadmitForm(forms.Form):

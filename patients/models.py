@@ -112,6 +112,9 @@ class Patient(models.Model):
     DischargeReason = DischargeReason
     DietaryIntake = DietaryIntake
 
+    # The clinic (site) whose staff see the patient (accounts.clinics.clinics_of); changed only by a
+    # transfer, with a reason (patients.services.patient_transfer).
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="patients")
     mrn = models.CharField("medical record number", max_length=32, unique=True)
     given_name = models.CharField(max_length=100)
     family_name = models.CharField(max_length=100)
@@ -145,7 +148,8 @@ class Patient(models.Model):
             (
                 "make_decision",
                 "Can make clinical decisions (intervals, oral switch, alerts)",
-            )
+            ),
+            ("transfer_patient", "Can transfer a patient to another clinic"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(mrn=""), name="patient_mrn_not_blank"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -14,12 +14,17 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import Clinic
 from patients.models import Cause, Decision, Injection, LabResult, Medication, Patient, Regimen, Site, SymptomCheck
 
+# The clinics a read is limited to: accounts.clinics.clinics_of(user) (a queryset, so a subquery), or
+# a list of clinics (the programme page's one clinic at a time). Every list of patients takes them.
+Clinics = QuerySet[Clinic] | Sequence[Clinic]
 
-def patient_list(*, active: bool = True) -> QuerySet[Patient]:
+
+def patient_list(*, clinics: Clinics, active: bool = True) -> QuerySet[Patient]:
     return (
-        Patient.objects.filter(is_active=active)
+        Patient.objects.filter(is_active=active, clinic__in=clinics)
         .select_related("regimen__profile")
         .annotate(injection_count=Count("injections", filter=Q(injections__voided_at__isnull=True)))
         .order_by("family_name", "given_name")
@@ -234,10 +239,14 @@ def injection_defaults(*, patient: Patient, user: AbstractBaseUser, now: datetim
 # Registration --------------------------------------------------------------------------------------
 
 
-def patients_like(*, given_name: str, family_name: str, birth_date: datetime.date) -> list[Patient]:
-    """Patients with the same name (any case, spaces trimmed) and birth date: a possible duplicate."""
+def patients_like(*, given_name: str, family_name: str, birth_date: datetime.date, clinics: Clinics) -> list[Patient]:
+    """Patients of `clinics` with the same name (any case, spaces trimmed) and birth date: a possible
+    duplicate. Only the clinics the user may see: another clinic's patient is not shown, even by name."""
     return list(
         Patient.objects.filter(
-            given_name__iexact=given_name.strip(), family_name__iexact=family_name.strip(), birth_date=birth_date
+            given_name__iexact=given_name.strip(),
+            family_name__iexact=family_name.strip(),
+            birth_date=birth_date,
+            clinic__in=clinics,
         ).order_by("pk")
     )

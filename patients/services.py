@@ -23,6 +23,8 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts import roles
+from accounts.clinics import clinics_of, only_clinic
+from accounts.models import Clinic
 from patients import plausibility
 from patients.models import (
     Cause,
@@ -41,6 +43,7 @@ from protocols.engine.profiles import DEFAULT_PROFILE_SLUG
 from protocols.models import ProtocolProfile
 
 FUTURE_DATE = "This date is in the future."
+CLINIC_REQUIRED = "Choose the clinic the patient belongs to."
 FUTURE_TIME = "This time is in the future."
 
 PATIENT_EDITABLE_FIELDS = frozenset(
@@ -158,14 +161,23 @@ def patient_create(
     pregnancy: str = Patient.Pregnancy.NONE,
     dietary_intake_adequate: str = Patient.DietaryIntake.UNKNOWN,
     profile: ProtocolProfile | None = None,
+    clinic: Clinic | None = None,
     by: AbstractBaseUser | None = None,
     today: datetime.date | None = None,
     reason: str | None = None,
 ) -> Patient:
-    """A new patient with a regimen on `profile` (default: the clinic's default profile). `reason`
-    goes in the history (e.g. registered although a patient of the same name and birth date exists)."""
+    """A new patient of `clinic` with a regimen on `profile` (default: the clinic's default profile).
+    `clinic` may be left out only where there is exactly one clinic; `by`, when given, must be on its
+    staff (clinics_of). `reason` goes in the history (e.g. registered although a patient of the same
+    name and birth date exists)."""
     today = today or timezone.localdate()
+    clinic = clinic or only_clinic()
+    if clinic is None:
+        raise ValidationError({"clinic": CLINIC_REQUIRED})
+    if by is not None and not clinics_of(by).filter(pk=clinic.pk).exists():
+        raise ValidationError({"clinic": f"You are not on the staff of {clinic.name}."})
     patient = Patient(
+        clinic=clinic,
         mrn=mrn.strip(),
         given_name=given_name.strip(),
         family_name=family_name.strip(),
@@ -273,6 +285,32 @@ def patient_readmit(
     patient.discharge_note = ""
     _validate(patient)
     _save(patient, by=by, reason=f"Re-admitted: {text}")
+    return patient
+
+
+@transaction.atomic
+def patient_transfer(*, patient: Patient, clinic: Clinic, reason: str, by: AbstractBaseUser) -> Patient:
+    """Move the patient to `clinic` (its staff see the patient from now on, the old clinic's no longer),
+    with `reason` in the history. `by` needs the transfer permission (physicians and clinic admins)
+    and both clinics among the clinics they may see, or is a superuser."""
+    _require(by, roles.TRANSFER_PATIENT, "transfer a patient")
+    text = (reason or "").strip()
+    visible = clinics_of(by)
+    if not visible.filter(pk=patient.clinic_id).exists():
+        raise PermissionDenied(f"{by} is not on the staff of the patient's clinic.")
+    errors: dict[str, str] = {}
+    if clinic is None or clinic.pk == patient.clinic_id:
+        errors["clinic"] = "Choose another clinic than the patient's own."
+    elif not visible.filter(pk=clinic.pk).exists():
+        errors["clinic"] = f"You are not on the staff of {clinic.name}: its staff take the patient over."
+    if not text:
+        errors["reason"] = "Say why the patient moves to another clinic."
+    if errors:
+        raise ValidationError(errors)
+    old = patient.clinic
+    patient.clinic = clinic
+    _validate(patient)
+    _save(patient, by=by, reason=f"Transferred from {old.name} to {clinic.name}: {text}")
     return patient
 
 

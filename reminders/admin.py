@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.clinics import clinics_of
 from reminders import outbox
 from reminders.models import Reminder, ReminderEvent, ReminderSettings, StaffDigest, Status
 
@@ -61,6 +62,9 @@ class ReminderAdmin(_ReadOnly):
     list_select_related = ["patient"]
     inlines = [ReminderEventInline]
     actions = ["send_again"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
+        return super().get_queryset(request).filter(patient__clinic__in=clinics_of(request.user))
 
     @admin.action(description="Send the selected failed reminders again", permissions=["view"])
     def send_again(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:

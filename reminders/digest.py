@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts import roles
+from accounts.clinics import clinics_of
 from care import selectors as counts
 from reminders import emails, selectors
 from reminders.models import StaffDigest, Status
@@ -57,7 +58,9 @@ def _site_url(name: str, fallback: str) -> str:
 
 
 def staff_digest_email(digest: StaffDigest, today: datetime.date) -> EmailMultiAlternatives:
+    """The digest of `digest.user`: the counts of the clinics they may see (their pages' own)."""
     user = digest.user
+    clinics = clinics_of(user)
     nurse, physician = roles.is_nurse(user), roles.is_physician(user)
     context: dict[str, object] = {
         "name": user.get_full_name() or user.get_username(),
@@ -67,12 +70,12 @@ def staff_digest_email(digest: StaffDigest, today: datetime.date) -> EmailMultiA
         "worklist_url": _site_url("worklist", "/worklist/"),
         "dashboard_url": _site_url("dashboard", "/dashboard/"),
         "reminders_url": settings.SITE_URL + reverse("reminders:list"),
-        "failed_reminders": selectors.reminders_failed_count(),
+        "failed_reminders": selectors.reminders_failed_count(clinics=clinics),
     }
     if nurse:
-        context["worklist"] = counts.worklist_counts(today=today)
+        context["worklist"] = counts.worklist_counts(today=today, clinics=clinics)
     if physician:
-        context["dashboard"] = counts.dashboard_counts(today=today)
+        context["dashboard"] = counts.dashboard_counts(today=today, clinics=clinics)
     return emails.build_email(template="staff_digest", context=context, to=user.email, message_id=digest.message_id)
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.clinics import clinics_of
 from audit.services import note_patients
 from reminders import emails, optout, outbox, selectors
 from reminders.models import Reminder, Status
@@ -21,13 +22,14 @@ STAFF_PERMISSION = "patients.view_patient"
 @permission_required(STAFF_PERMISSION, raise_exception=True)
 def reminder_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status") or None
-    reminders = selectors.reminders_page(status=status)
+    clinics = clinics_of(request.user)
+    reminders = selectors.reminders_page(clinics=clinics, status=status)
     note_patients(request, [reminder.patient_id for reminder in reminders])
     return render(
         request,
         "reminders/reminder_list.html",
         {
-            "counts": selectors.reminder_status_counts(),
+            "counts": selectors.reminder_status_counts(clinics=clinics),
             "statuses": Status.choices,
             "selected": status if status in Status.values else None,
             "reminders": reminders,
@@ -38,7 +40,8 @@ def reminder_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required(STAFF_PERMISSION, raise_exception=True)
 def reminder_retry(request: HttpRequest, reminder_id: int) -> HttpResponse:
-    reminder = get_object_or_404(Reminder, pk=reminder_id)
+    # Another clinic's reminder is a 404, as its patient is (patients.access).
+    reminder = get_object_or_404(Reminder, pk=reminder_id, patient__clinic__in=clinics_of(request.user))
     outbox.reminder_retry(reminder=reminder, by=request.user, now=timezone.now())
     return redirect(reverse("reminders:list") + "?status=failed")
 

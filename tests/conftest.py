@@ -13,10 +13,14 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from accounts import roles
+from accounts.clinics import staff_join_only_clinic
+from accounts.models import Clinic
 from clinic import actions
 from patients.models import Patient
 
 TODAY = datetime.date(2026, 3, 1)
+# The selectors' `clinics` for a test about something else: every clinic (a lazy queryset).
+EVERY_CLINIC = Clinic.objects.all()
 NOW = timezone.make_aware(datetime.datetime(2026, 3, 1, 12, 0))
 
 
@@ -97,9 +101,11 @@ def now() -> datetime.datetime:
 
 
 def _user(username: str, role: str | None = None, **extra: Any) -> User:
+    """A user of `role` on the staff of the one clinic a fresh database has (as the admin makes one)."""
     user = User.objects.create_user(username=username, password="pw", **extra)
     if role:
         user.groups.add(Group.objects.get(name=role))
+    staff_join_only_clinic(user)
     return user
 
 

@@ -22,7 +22,14 @@ AT = datetime.datetime(2026, 2, 1, 10, 0, tzinfo=datetime.UTC)
 def _valid(model: type, patient: Patient, user: Any) -> dict[str, Any]:
     """Values that satisfy every constraint of `model`."""
     return {
-        Patient: {"mrn": "C-1", "given_name": "A", "family_name": "B", "birth_date": D("1980-01-01"), "sex": "female"},
+        Patient: {
+            "clinic": patient.clinic,
+            "mrn": "C-1",
+            "given_name": "A",
+            "family_name": "B",
+            "birth_date": D("1980-01-01"),
+            "sex": "female",
+        },
         Cause: {"patient": patient, "kind": "pernicious_anemia"},
         Regimen: {"patient": patient, "profile": ProtocolProfile.objects.get(slug="monthly-cyanocobalamin")},
         Injection: {

@@ -20,6 +20,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts import roles
+from accounts.clinics import ensure_default_clinic
+from accounts.models import Clinic
 from protocols.models import ProtocolProfile
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls of the tests are still sync.
@@ -86,7 +88,7 @@ def _reset_to_migrated() -> None:
     """Put back the rows the migrations created (role groups, built-in profiles) when a transactional
     test's flush removed them: exactly as serialized at set-up when pytest-django serialized the test
     database, else recreated."""
-    if Group.objects.filter(name=roles.NURSE).exists() and ProtocolProfile.objects.exists():
+    if Group.objects.filter(name=roles.NURSE).exists() and ProtocolProfile.objects.exists() and Clinic.objects.exists():
         return
     contents = getattr(connection, "_test_serialized_contents", None)
     if contents:
@@ -96,6 +98,7 @@ def _reset_to_migrated() -> None:
     if not ProtocolProfile.objects.exists():
         import_module("protocols.migrations.0002_builtin_profiles").create_builtin_profiles(apps, None)
     roles.grant_role_permissions(Group, Permission)
+    ensure_default_clinic()
 
 
 @pytest.fixture

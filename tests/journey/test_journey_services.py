@@ -16,6 +16,7 @@ from clinic import actions
 from patients.models import LabNotDrawn, LabResult, Patient
 from protocols.models import ProtocolProfile
 from reminders.models import Reminder
+from tests.conftest import EVERY_CLINIC
 from tests.ui.builders import Clinic, days_ago, today
 
 pytestmark = pytest.mark.django_db
@@ -204,15 +205,15 @@ def test_discharge_cancels_reminders_and_empties_the_lists_readmission_restores_
     actions.patient_discharge(patient=patient, by=nurse, reason="care_transferred", note="To St Mary's")
     reminder.refresh_from_db()
     assert (reminder.status, reminder.reason) == ("cancelled", "discharged")
-    assert worklist(today=today()).injections == []
+    assert worklist(today=today(), clinics=EVERY_CLINIC).injections == []
     assert not CareStatus.objects.get(patient=overdue).patient_active
-    assert [p.mrn for p in patient_search(query="Lovelace")] == [patient.mrn]  # still searchable
+    assert [p.mrn for p in patient_search(query="Lovelace", clinics=EVERY_CLINIC)] == [patient.mrn]  # still searchable
 
     actions.patient_readmit(patient=patient, by=nurse, reason="Back from Leeds")
     actions.patient_readmit(patient=overdue, by=nurse, reason="Came back")
     reminder.refresh_from_db()
     assert (reminder.status, reminder.reason) == ("pending", "")
-    assert [row.patient.mrn for row in worklist(today=today()).injections] == [overdue.mrn]
+    assert [row.patient.mrn for row in worklist(today=today(), clinics=EVERY_CLINIC).injections] == [overdue.mrn]
     assert CareStatus.objects.get(patient=patient).patient_active
     assert last_reason(patient) == "Re-admitted: Back from Leeds"
 
@@ -303,7 +304,7 @@ def _recheck_patient(nurse, physician, **extra: Any) -> Patient:
 
 
 def _on_recheck_list(patient: Patient) -> list[str]:
-    rows = worklist(today=today()).rechecks
+    rows = worklist(today=today(), clinics=EVERY_CLINIC).rechecks
     return next((row.status.labs_to_draw for row in rows if row.patient.pk == patient.pk), None)
 
 

@@ -14,6 +14,7 @@ from care.models import CareAlert, CareStatus, Severity
 from patients.models import Patient
 from reminders import beat, digest, outbox
 from reminders.models import StaffDigest, Status
+from tests.conftest import EVERY_CLINIC
 from tests.reminders.conftest import SmtpSink
 
 pytestmark = pytest.mark.django_db
@@ -86,8 +87,8 @@ def test_the_digest_shows_the_dashboards_and_the_worklists_own_numbers(
     for row in StaffDigest.objects.filter(pk__in=digest.staff_digests_create(now=MORNING, enqueue=False)):
         sent[row.user.username] = digest.staff_digest_email(row, today).body
 
-    board = selectors.dashboard(today=today).counts
-    worklist = selectors.worklist(today=today)
+    board = selectors.dashboard(today=today, clinics=EVERY_CLINIC).counts
+    worklist = selectors.worklist(today=today, clinics=EVERY_CLINIC)
     assert (
         f"Worklist: {worklist.injections_total} injections due today or overdue, {worklist.rechecks_total} blood tests"
         in sent[nurse.username]

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import models as accounts_models
 from care.services import care_status_refresh_all, care_status_refresh_deferred
 from clinic import actions
 from clinic import actions as decisions
@@ -39,9 +40,11 @@ def days_ago(n: int) -> datetime.date:
 
 
 class Clinic:
-    def __init__(self, *, nurse: User, physician: User) -> None:
+    def __init__(self, *, nurse: User, physician: User, home: accounts_models.Clinic | None = None) -> None:
         self.nurse = nurse
         self.physician = physician
+        # The clinic (site) its patients belong to: the nurse's only one unless given.
+        self.home = home or nurse.clinics.get()
 
     def patient(self, *, family_name: str = "Example", given_name: str = "Alice", **extra: Any) -> Patient:
         values: dict[str, Any] = {
@@ -50,6 +53,7 @@ class Clinic:
             "family_name": family_name,
             "birth_date": datetime.date(1970, 5, 10),
             "sex": "female",
+            "clinic": self.home,
             "by": self.nurse,
         }
         values.update(extra)
@@ -151,6 +155,7 @@ class Clinic:
         patients = bulk_create_with_history(
             [
                 Patient(
+                    clinic=self.home,
                     mrn=f"UB-{start:05d}-{i:04d}",
                     given_name="Bulk",
                     family_name=f"Patient{i:04d}",

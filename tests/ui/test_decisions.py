@@ -17,6 +17,7 @@ from care.models import CareAlert, CareStatus, Severity
 from care.selectors import unacknowledged_alerts
 from clinic import actions
 from patients.models import Decision
+from tests.conftest import EVERY_CLINIC
 from tests.ui.builders import Clinic, today
 
 pytestmark = pytest.mark.django_db
@@ -287,7 +288,7 @@ def test_an_acknowledgement_covers_one_occurrence(
         alert_rule=rule,
         alert_since=datetime.date.fromisoformat(acknowledged_since),
     )
-    shown = unacknowledged_alerts().filter(patient=patient, rule="ALERT-B12-LOW").exists()
+    shown = unacknowledged_alerts(EVERY_CLINIC).filter(patient=patient, rule="ALERT-B12-LOW").exists()
     assert shown is not hidden
 
 

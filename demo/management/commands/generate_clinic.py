@@ -1,7 +1,8 @@
 """`python manage.py generate_clinic --patients N`: a synthetic clinic population for benchmarks.
 
 Writes patients with up to five years of history (every row with its history row) in bulk, then
-evaluates every new patient's care status. 100,000 patients take a few minutes on PostgreSQL.
+evaluates every new patient's care status. The patients are dealt round the existing clinics in turn
+(one clinic on a fresh database; `--clinics N` makes sure there are at least N, "Clinic 2" ...). 100,000 patients take a few minutes on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import roles
+from accounts.models import Clinic
 from care.services import care_status_refresh_all
 from demo.bulkload import BulkLoader
 from demo.synthetic import synthetic_patient
@@ -36,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--patients", type=int, required=True)
         parser.add_argument("--seed", type=int, default=12)
         parser.add_argument("--today", type=datetime.date.fromisoformat, default=None)
+        parser.add_argument("--clinics", type=int, default=1, help="At least this many clinics (default 1).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         count, today = options["patients"], options["today"] or timezone.localdate()
@@ -44,13 +47,24 @@ class Command(BaseCommand):
         now = timezone.now()
         nurse, _ = get_user_model().objects.get_or_create(username="generated-nurse", defaults={"is_active": False})
         nurse.groups.add(Group.objects.get(name=roles.NURSE))
+        for n in range(Clinic.objects.count() + 1, options["clinics"] + 1):
+            Clinic.objects.get_or_create(slug=f"clinic-{n}", defaults={"name": f"Clinic {n}"})
+        clinic_ids = list(Clinic.objects.order_by("pk").values_list("pk", flat=True))
+        nurse.clinics.add(*clinic_ids)
         profiles = dict(ProtocolProfile.objects.values_list("slug", "pk"))
         started = time.perf_counter()
         loader = BulkLoader(MODELS, now=now, reason="generate_clinic")
         first_index = loader.next_id[Patient]
         with transaction.atomic():
             for index in range(first_index, first_index + count):
-                _add(loader, synthetic_patient(rng, index, today, zone), profiles=profiles, nurse_id=nurse.pk, now=now)
+                _add(
+                    loader,
+                    synthetic_patient(rng, index, today, zone),
+                    profiles=profiles,
+                    clinic_id=clinic_ids[index % len(clinic_ids)],
+                    nurse_id=nurse.pk,
+                    now=now,
+                )
                 if loader.pending() >= FLUSH_ROWS:
                     loader.flush()
             loader.finish()
@@ -74,9 +88,12 @@ def _analyze() -> None:
             cursor.execute("ANALYZE")
 
 
-def _add(loader: BulkLoader, p: Any, *, profiles: dict[str, int], nurse_id: int, now: datetime.datetime) -> None:
+def _add(
+    loader: BulkLoader, p: Any, *, profiles: dict[str, int], clinic_id: int, nurse_id: int, now: datetime.datetime
+) -> None:
     pid = loader.add(
         Patient,
+        clinic_id=clinic_id,
         mrn=p.mrn,
         given_name=p.given_name,
         family_name=p.family_name,

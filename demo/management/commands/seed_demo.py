@@ -1,7 +1,9 @@
-"""Build a believable demo clinic: one user per role and 48 patients across every cause, phase and
-alert of GUIDANCE.md. Everything goes through patients.services with dates relative to `--today`.
+"""Build a believable demo programme of two clinics (North and South): one user per role and 48
+patients across every cause, phase and alert of GUIDANCE.md, a third of them in the South clinic.
+Everything goes through patients.services with dates relative to `--today`.
 
-Idempotent: patients are keyed by MRN and users by username; whatever exists is left alone.
+Idempotent: patients are keyed by MRN, users by username and clinics by slug; whatever exists is left
+alone (a database that had only the default clinic sees it renamed "North clinic").
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import roles
+from accounts.clinics import default_clinic_slug, only_clinic
+from accounts.models import Clinic
 from care.services import care_status_refresh_deferred
 from clinic import actions
 from patients import services as record
@@ -177,6 +181,26 @@ DEMOS: list[Demo] = [
 SITES = [choice for choice, _ in Injection.Site.choices]
 
 
+def demo_clinics() -> tuple[Clinic, Clinic]:
+    """North (the default clinic of a fresh database, renamed) and South."""
+    north = Clinic.objects.filter(slug="north").first()
+    if north is None:
+        default = only_clinic()
+        if default is not None and default.slug == default_clinic_slug():
+            default.name, default.slug = "North clinic", "north"
+            default.save(update_fields=["name", "slug"])
+            north = default
+        else:
+            north = Clinic.objects.create(name="North clinic", slug="north")
+    south, _ = Clinic.objects.get_or_create(slug="south", defaults={"name": "South clinic"})
+    return north, south
+
+
+def in_south(demo: Demo) -> bool:
+    """Every third demo patient is the South clinic's."""
+    return int(demo.mrn[-2:]) % 3 == 0
+
+
 class Seeder:
     def __init__(self, *, today: datetime.date, password: str) -> None:
         self.today = today
@@ -198,6 +222,7 @@ class Seeder:
         *,
         first: str,
         last: str,
+        clinics: tuple[Clinic, ...] = (),
         admin: bool = False,
     ) -> AbstractUser:
         User = get_user_model()
@@ -215,6 +240,7 @@ class Seeder:
             user.save(update_fields=["password"])
         if role:
             user.groups.add(Group.objects.get(name=role))
+        user.clinics.add(*clinics)
         return user
 
     def interval(self, demo: Demo) -> int:
@@ -256,7 +282,7 @@ class Seeder:
             raise ValueError(f"{when!r} needs a started course")
         return maintenance_start + datetime.timedelta(days=int(when[1:]))
 
-    def patient(self, demo: Demo, *, nurse: AbstractUser, physician: AbstractUser) -> bool:
+    def patient(self, demo: Demo, *, clinic: Clinic, nurse: AbstractUser, physician: AbstractUser) -> bool:
         if Patient.objects.filter(mrn=demo.mrn).exists():
             return False
         injection_days, start = self.injection_days(demo)
@@ -274,6 +300,7 @@ class Seeder:
             pregnancy=demo.pregnancy,
             dietary_intake_adequate=demo.diet,
             profile=self.profiles[demo.profile],
+            clinic=clinic,
             by=nurse,
             today=self.today,
         )
@@ -379,18 +406,27 @@ class Command(BaseCommand):
         if DEFAULT_PROFILE_SLUG not in seeder.profiles:
             raise SystemExit("The built-in protocol profiles are missing; run `python manage.py migrate` first.")
         with transaction.atomic():
-            nurse = seeder.user("nurse", roles.NURSE, first="Nina", last="Nurse")
-            physician = seeder.user("physician", roles.PHYSICIAN, first="Philip", last="Physician")
-            seeder.user("admin", roles.CLINIC_ADMIN, first="Ada", last="Admin", admin=True)
+            north, south = demo_clinics()
+            both = (north, south)
+            nurse = seeder.user("nurse", roles.NURSE, first="Nina", last="Nurse", clinics=both)
+            physician = seeder.user("physician", roles.PHYSICIAN, first="Philip", last="Physician", clinics=both)
+            seeder.user("south-nurse", roles.NURSE, first="Sunita", last="South", clinics=(south,))
+            seeder.user("programme", roles.PROGRAMME, first="Pat", last="Programme", clinics=both)
+            seeder.user("admin", roles.CLINIC_ADMIN, first="Ada", last="Admin", clinics=both, admin=True)
         created = 0
         for demo in DEMOS:
             with transaction.atomic(), care_status_refresh_deferred():
-                created += seeder.patient(demo, nurse=nurse, physician=physician)
-        self.stdout.write(f"Demo clinic: {created} patients created, {len(DEMOS) - created} already there.")
+                clinic = south if in_south(demo) else north
+                created += seeder.patient(demo, clinic=clinic, nurse=nurse, physician=physician)
+        self.stdout.write(f"Demo clinics: {created} patients created, {len(DEMOS) - created} already there.")
+        for clinic in both:
+            self.stdout.write(f"  {clinic.name}: {clinic.patients.count()} patients")
         self.stdout.write("Log in at /accounts/login/ as (users created earlier keep their password):")
         for username, role in (
-            ("nurse", "nurse"),
-            ("physician", "physician"),
-            ("admin", "clinic admin, superuser"),
+            ("nurse", "nurse, both clinics"),
+            ("physician", "physician, both clinics"),
+            ("south-nurse", "nurse, South clinic only"),
+            ("programme", "programme: each clinic's numbers, no patient records"),
+            ("admin", "clinic admin, superuser: every clinic"),
         ):
-            self.stdout.write(f"  {username:<10} / {password}   ({role})")
+            self.stdout.write(f"  {username:<11} / {password}   ({role})")
