@@ -4,6 +4,7 @@ or redirect; refused input comes back with what was typed and the field named.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -28,6 +29,26 @@ CHANGE_PATIENT = "patients.change_patient"
 
 def _simple_form(request: HttpRequest, patient: Patient, form: Any, title: str, **extra: Any) -> HttpResponse:
     return render(request, "patients/journey_form.html", {"patient": patient, "form": form, "title": title, **extra})
+
+
+def _submitted(
+    request: HttpRequest,
+    patient: Patient,
+    form: Any,
+    act: Callable[[dict[str, Any]], object],
+    done: Callable[[Any], str],
+) -> HttpResponse | None:
+    """A posted, valid form's one action; on success its message and back to the chart. None when the
+    form is to be shown (again): not posted, invalid, or refused by the action (its errors on the form)."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        result = act(form.cleaned_data)
+    except ValidationError as error:
+        forms.add_service_errors(form, error)
+        return None
+    messages.success(request, done(result))
+    return redirect("patient_detail", patient_id=patient.pk)
 
 
 # Registration --------------------------------------------------------------------------------------
@@ -80,67 +101,44 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 
 def patient_contact_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.user, patient_id, permission=CHANGE_PATIENT)
-    if request.method == "POST":
-        form = forms.PatientContactForm(request.POST)
-        if form.is_valid():
-            try:
-                actions.patient_update_contact(patient=patient, by=request.user, **form.cleaned_data)
-            except ValidationError as error:
-                forms.add_service_errors(form, error)
-            else:
-                messages.success(request, f"Contact details of {patient.full_name} saved.")
-                return redirect("patient_detail", patient_id=patient.pk)
-    else:
-        form = forms.PatientContactForm(
-            initial={
-                "email": patient.email,
-                "phone": patient.phone,
-                "email_reminders_consent": patient.email_reminders_consent,
-            }
-        )
-    return _simple_form(request, patient, form, "Contact details")
+    initial = {name: getattr(patient, name) for name in ("email", "phone", "email_reminders_consent")}
+    form = forms.PatientContactForm(request.POST or None, initial=initial)
+    return _submitted(
+        request,
+        patient,
+        form,
+        lambda data: actions.patient_update_contact(patient=patient, by=request.user, **data),
+        lambda _: f"Contact details of {patient.full_name} saved.",
+    ) or _simple_form(request, patient, form, "Contact details")
 
 
 def patient_clinical_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.user, patient_id, permission=roles.MAKE_DECISION)
-    if request.method == "POST":
-        form = forms.PatientClinicalForm(request.POST)
-        if form.is_valid():
-            try:
-                actions.patient_set_clinical_flags(patient=patient, by=request.user, **form.cleaned_data)
-            except ValidationError as error:
-                forms.add_service_errors(form, error)
-            else:
-                messages.success(request, f"Clinical details of {patient.full_name} saved.")
-                return redirect("patient_detail", patient_id=patient.pk)
-    else:
-        form = forms.PatientClinicalForm(
-            initial={
-                "neurological_involvement": patient.neurological_involvement,
-                "pregnancy": patient.pregnancy,
-                "dietary_intake_adequate": patient.dietary_intake_adequate,
-            }
-        )
-    return _simple_form(request, patient, form, "Clinical details")
+    initial = {
+        name: getattr(patient, name) for name in ("neurological_involvement", "pregnancy", "dietary_intake_adequate")
+    }
+    form = forms.PatientClinicalForm(request.POST or None, initial=initial)
+    return _submitted(
+        request,
+        patient,
+        form,
+        lambda data: actions.patient_set_clinical_flags(patient=patient, by=request.user, **data),
+        lambda _: f"Clinical details of {patient.full_name} saved.",
+    ) or _simple_form(request, patient, form, "Clinical details")
 
 
 def profile_change(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(
         request.user, patient_id, permission=roles.CHANGE_REGIMEN, queryset=Patient.objects.select_related("regimen")
     )
-    if request.method == "POST":
-        form = forms.ProfileForm(request.POST)
-        if form.is_valid():
-            try:
-                actions.regimen_set_profile(regimen=patient.regimen, by=request.user, **form.cleaned_data)
-            except ValidationError as error:
-                forms.add_service_errors(form, error)
-            else:
-                messages.success(request, f"{patient.full_name} is now on {form.cleaned_data['profile'].name}.")
-                return redirect("patient_detail", patient_id=patient.pk)
-    else:
-        form = forms.ProfileForm(initial={"profile": patient.regimen.profile_id})
-    return _simple_form(request, patient, form, "Protocol profile")
+    form = forms.ProfileForm(request.POST or None, initial={"profile": patient.regimen.profile_id})
+    return _submitted(
+        request,
+        patient,
+        form,
+        lambda data: actions.regimen_set_profile(regimen=patient.regimen, by=request.user, **data),
+        lambda _: f"{patient.full_name} is now on {form.cleaned_data['profile'].name}.",
+    ) or _simple_form(request, patient, form, "Protocol profile")
 
 
 # Causes --------------------------------------------------------------------------------------------
@@ -148,47 +146,31 @@ def profile_change(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 def cause_create(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.user, patient_id, permission=roles.ADD_CAUSE)
-    if request.method == "POST":
-        form = forms.CauseForm(request.POST)
-        if form.is_valid():
-            try:
-                cause = actions.cause_add(
-                    patient=patient,
-                    kind=form.cleaned_data["kind"],
-                    reason=form.cleaned_data["reason"],
-                    by=request.user,
-                    **form.details(),
-                )
-            except ValidationError as error:
-                forms.add_service_errors(form, error)
-            else:
-                messages.success(request, f"Cause recorded: {cause}.")
-                return redirect("patient_detail", patient_id=patient.pk)
-    else:
-        form = forms.CauseForm()
-    return _simple_form(request, patient, form, "Record a cause", script="js/cause_form.js")
+    form = forms.CauseForm(request.POST or None)
+    return _submitted(
+        request,
+        patient,
+        form,
+        lambda data: actions.cause_add(
+            patient=patient, kind=data["kind"], reason=data["reason"], by=request.user, **form.details()
+        ),
+        lambda cause: f"Cause recorded: {cause}.",
+    ) or _simple_form(request, patient, form, "Record a cause", script="js/cause_form.js")
 
 
 def cause_edit(request: HttpRequest, patient_id: int, cause_id: int) -> HttpResponse:
     patient = patient_for(request.user, patient_id, permission=roles.CHANGE_CAUSE)
     cause = get_object_or_404(Cause, pk=cause_id, patient=patient)
-    if request.method == "POST":
-        form = forms.CauseForm(request.POST, fixed_kind=cause.kind)
-        if form.is_valid():
-            try:
-                actions.cause_update(
-                    cause=cause, data=form.details(), reason=form.cleaned_data["reason"], by=request.user
-                )
-            except ValidationError as error:
-                forms.add_service_errors(form, error)
-            else:
-                messages.success(request, f"Cause changed: {cause}.")
-                return redirect("patient_detail", patient_id=patient.pk)
-    else:
-        initial = {name: getattr(cause, name) for name in forms.CauseForm.DETAIL_FIELDS}
-        form = forms.CauseForm(initial=initial, fixed_kind=cause.kind)
+    initial = {name: getattr(cause, name) for name in forms.CauseForm.DETAIL_FIELDS}
+    form = forms.CauseForm(request.POST or None, initial=initial, fixed_kind=cause.kind)
     remove = forms.CauseRemoveForm() if request.user.has_perm(roles.DELETE_CAUSE) else None
-    return _simple_form(
+    return _submitted(
+        request,
+        patient,
+        form,
+        lambda data: actions.cause_update(cause=cause, data=form.details(), reason=data["reason"], by=request.user),
+        lambda _: f"Cause changed: {cause}.",
+    ) or _simple_form(
         request, patient, form, f"Change the cause: {cause}", script="js/cause_form.js", cause=cause, remove_form=remove
     )
 
@@ -197,15 +179,13 @@ def cause_remove(request: HttpRequest, patient_id: int, cause_id: int) -> HttpRe
     patient = patient_for(request.user, patient_id, permission=roles.DELETE_CAUSE)
     cause = get_object_or_404(Cause, pk=cause_id, patient=patient)
     form = forms.CauseRemoveForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.cause_remove(cause=cause, by=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            forms.add_service_errors(form, error)
-        else:
-            messages.success(request, f"Cause removed: {cause}. The history keeps it, with your reason.")
-            return redirect("patient_detail", patient_id=patient.pk)
-    return _simple_form(request, patient, form, f"Remove the cause: {cause}", button="Remove the cause")
+    return _submitted(
+        request,
+        patient,
+        form,
+        lambda data: actions.cause_remove(cause=cause, by=request.user, reason=data["reason"]),
+        lambda _: f"Cause removed: {cause}. The history keeps it, with your reason.",
+    ) or _simple_form(request, patient, form, f"Remove the cause: {cause}", button="Remove the cause")
 
 
 # Lab panels ----------------------------------------------------------------------------------------
@@ -283,19 +263,16 @@ def patient_discharge(request: HttpRequest, patient_id: int) -> HttpResponse:
     if not patient.is_active:
         return redirect("patient_detail", patient_id=patient.pk)
     form = forms.DischargeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.patient_discharge(patient=patient, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            forms.add_service_errors(form, error)
-        else:
-            messages.success(
-                request,
-                f"{patient.full_name} discharged ({patient.get_discharge_reason_display().lower()}); "
-                "pending reminders cancelled.",
-            )
-            return redirect("patient_detail", patient_id=patient.pk)
-    return _simple_form(request, patient, form, f"Discharge {patient.full_name}", button="Discharge")
+    return _submitted(
+        request,
+        patient,
+        form,
+        lambda data: actions.patient_discharge(patient=patient, by=request.user, **data),
+        lambda _: (
+            f"{patient.full_name} discharged ({patient.get_discharge_reason_display().lower()}); "
+            "pending reminders cancelled."
+        ),
+    ) or _simple_form(request, patient, form, f"Discharge {patient.full_name}", button="Discharge")
 
 
 def patient_readmit(request: HttpRequest, patient_id: int) -> HttpResponse:
@@ -303,15 +280,13 @@ def patient_readmit(request: HttpRequest, patient_id: int) -> HttpResponse:
     if patient.is_active:
         return redirect("patient_detail", patient_id=patient.pk)
     form = forms.ReadmitForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.patient_readmit(patient=patient, by=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            forms.add_service_errors(form, error)
-        else:
-            messages.success(request, f"{patient.full_name} re-admitted: the schedule is back on the worklist.")
-            return redirect("patient_detail", patient_id=patient.pk)
-    return _simple_form(request, patient, form, f"Re-admit {patient.full_name}", button="Re-admit")
+    return _submitted(
+        request,
+        patient,
+        form,
+        lambda data: actions.patient_readmit(patient=patient, by=request.user, reason=data["reason"]),
+        lambda _: f"{patient.full_name} re-admitted: the schedule is back on the worklist.",
+    ) or _simple_form(request, patient, form, f"Re-admit {patient.full_name}", button="Re-admit")
 
 
 # Transfer to another clinic ------------------------------------------------------------------------
