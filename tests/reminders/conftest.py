@@ -89,6 +89,8 @@ class _Handler:
             SESSION_MESSAGES.append(message)  # type: ignore[arg-type]
             drop = self.sink.drop_after_data > 0
             self.sink.drop_after_data -= drop
+        if self.sink.reply_delay:
+            await asyncio.sleep(self.sink.reply_delay)
         if self.sink.hold.is_set():  # stored, but the client does not know yet
             self.sink.holding.set()
             while self.sink.hold.is_set():
@@ -111,6 +113,7 @@ class SmtpSink:
     # Faults: drop the connection after the next N messages' DATA (each stored); while `hold` is set,
     # store each message and keep its reply back (`holding` is set once one is held).
     drop_after_data: int = 0
+    reply_delay: float = 0.0  # seconds before each reply to DATA (a slow server)
     hold: threading.Event = field(default_factory=threading.Event)
     holding: threading.Event = field(default_factory=threading.Event)
 
@@ -128,6 +131,7 @@ class SmtpSink:
         with self.lock:
             self.messages.clear()
             self.drop_after_data = 0
+            self.reply_delay = 0.0
         self.refuse.clear()
         self.hold.clear()
         self.holding.clear()
