@@ -533,21 +533,24 @@ def deliver(
         if is_temporary(error) and row.attempts < MAX_ATTEMPTS:
             retry_at = now + backoff(row.attempts)
             doubt = " (the connection was lost mid-send: the server may have it)" if _mid_send(error) else ""
-            _store(
-                row,
-                now,
-                record,
-                status=Status.PENDING,
-                note=f"temporary error{doubt}, retry after {clock(retry_at)}: {text}",
-                last_error=text,
-                next_attempt_at=retry_at,
-                enqueued_at=None,
-            )
+            result, status = Outcome("retry", text), Status.PENDING
+            note = f"temporary error{doubt}, retry after {clock(retry_at)}: {text}"
+            values: dict[str, object] = {"next_attempt_at": retry_at, "enqueued_at": None}
             logger.warning("%s: temporary send error, will retry: %s", name, text)
-            return Outcome("retry", text)
-        _store(row, now, record, status=Status.FAILED, note=text, last_error=text)
-        logger.error("%s: send failed for good: %s", name, text)
-        return Outcome("failed", text)
+        else:
+            result, status, note, values = Outcome("failed", text), Status.FAILED, text, {}
+            logger.error("%s: send failed for good: %s", name, text)
+        try:
+            _store(row, now, record, status=status, note=note, last_error=text, **values)
+        except _DATABASE_DOWN as lost:
+            logger.error(
+                "%s: the send error could not be recorded (%s); the row stays 'sending' and is sent again after %s",
+                name,
+                describe(lost),
+                unconfirmed_after(),
+            )
+            return Outcome("unrecorded", text)
+        return result
     try:
         stored = _store(row, now, record, status=Status.SENT, note="", sent_at=now, last_error="")
     except BaseException as error:  # the database stayed away (or the task was stopped) after the server took it
