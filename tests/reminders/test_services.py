@@ -346,6 +346,9 @@ def test_it_writes_the_retry_time_in_clinic_time_across_clock_changes(
     assert note.startswith(f"temporary error, retry after {shown}: "), note
 
 
+_real_events = outbox._events
+
+
 def _failing(times: int | None, original: Callable[..., object]) -> Callable[..., object]:
     """`original`, raising the error a cut database connection raises the first `times` calls (always
     when None)."""
@@ -435,6 +438,3 @@ def test_it_logs_sent_not_recorded_and_sends_again_only_after_the_longer_wait(
     assert smtp.message_ids() == [reminder.message_id] * 2  # the one duplicate this fault may cost
     notes = [e.note for e in Reminder.objects.get(pk=pk).events.all()]
     assert any(n.startswith("requeued, sent, not recorded: handed to the SMTP server at 10:00") for n in notes)
-
-
-_real_events = outbox._events
