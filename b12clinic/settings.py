@@ -256,9 +256,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Time limits: a default, and each task's own here (not in the code), so an operator can change them.
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
-# A send: the SMTP timeout (EMAIL_TIMEOUT, 10 s by default) ends a hung send well before the soft limit.
-SEND_TASK_SOFT_TIME_LIMIT = env_int("SEND_TASK_SOFT_TIME_LIMIT", 45)
-SEND_TASK_TIME_LIMIT = env_int("SEND_TASK_TIME_LIMIT", 60)
+# A send: the SMTP exchange (EMAIL_TIMEOUT, 10 s by default, ends a hung one), then recording the result,
+# retried for up to REMINDER_RECORD_RETRY_SECONDS while the database is unreachable.
+SEND_TASK_SOFT_TIME_LIMIT = env_int("SEND_TASK_SOFT_TIME_LIMIT", 75)
+SEND_TASK_TIME_LIMIT = env_int("SEND_TASK_TIME_LIMIT", 90)
 SCAN_TASK_SOFT_TIME_LIMIT = env_int("SCAN_TASK_SOFT_TIME_LIMIT", 120)
 SCAN_TASK_TIME_LIMIT = env_int("SCAN_TASK_TIME_LIMIT", 180)
 # The daily re-evaluation of every active patient (100,000 take about two minutes).
@@ -278,6 +279,24 @@ CELERY_TASK_ANNOTATIONS = {
     },
 }
 CELERY_TIMEZONE = TIME_ZONE
+
+# The reminder outbox under faults (reminders/outbox.py); seconds.
+# After the SMTP server accepted a message, recording "sent" is retried this long (reconnecting) before
+# the worker gives up and logs "sent, not recorded".
+REMINDER_RECORD_RETRY_SECONDS = env_int("REMINDER_RECORD_RETRY_SECONDS", 30)
+# A row queued this long and never taken (its message was lost with the broker) is queued again.
+# Follows the send task's hard limit: a task taken is finished or killed well within it.
+REMINDER_STUCK_AFTER = env_int("REMINDER_STUCK_AFTER", 2 * SEND_TASK_TIME_LIMIT)
+# A row left in `sending` this long was handed to the SMTP server and never recorded (a worker killed, or
+# its database lost for longer than the record retry): the email may have gone, so it is sent again only
+# after this longer wait, and its history says so.
+REMINDER_UNCONFIRMED_AFTER = env_int("REMINDER_UNCONFIRMED_AFTER", 30 * 60)
+if SEND_TASK_SOFT_TIME_LIMIT <= REMINDER_RECORD_RETRY_SECONDS:
+    raise ImproperlyConfigured("SEND_TASK_SOFT_TIME_LIMIT must exceed REMINDER_RECORD_RETRY_SECONDS.")
+if REMINDER_STUCK_AFTER <= SEND_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("REMINDER_STUCK_AFTER must exceed SEND_TASK_TIME_LIMIT.")
+if REMINDER_UNCONFIRMED_AFTER < REMINDER_STUCK_AFTER:
+    raise ImproperlyConfigured("REMINDER_UNCONFIRMED_AFTER must be at least REMINDER_STUCK_AFTER.")
 # One beat only, a static schedule, short periodic scans; never long ETA/countdown tasks.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Catches up on the day's re-evaluation (overdue alerts) within 15 minutes of midnight, or of a restart.

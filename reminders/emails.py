@@ -89,25 +89,37 @@ def close_connection() -> None:
             pass
 
 
+def _alive(connection: BaseEmailBackend) -> bool:
+    """Whether a reused SMTP session still answers (NOOP); other backends have no session to lose."""
+    session = getattr(connection, "connection", None)
+    if session is None or not hasattr(session, "noop"):
+        return True
+    try:
+        return session.noop()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        return False
+
+
 def send(message: EmailMultiAlternatives) -> None:
-    """Send over this process's open connection, opening one when needed. A connection the server
-    dropped while idle is reopened once; any other error closes it and is raised to the caller."""
+    """Send over this process's open connection, opening one when needed, exactly one attempt.
+
+    A reused session is checked first (NOOP) and replaced when the server dropped it while idle, so the
+    message is only ever handed over once here: an error during the exchange (a disconnect after DATA
+    included, when the server may have stored the message) closes the session and is raised, for the
+    outbox to retry later or fail, never an immediate resend."""
     if getattr(_outbound, "key", None) != _connection_key():
         close_connection()
     connection = getattr(_outbound, "connection", None)
-    reused = connection is not None
+    if connection is not None and not _alive(connection):
+        close_connection()
+        connection = None
     if connection is None:
         connection = get_connection(fail_silently=False)
         connection.open()  # opened here, so send_messages leaves it open afterwards
         _outbound.connection, _outbound.key = connection, _connection_key()
     try:
         connection.send_messages([message])
-    except (smtplib.SMTPServerDisconnected, ConnectionError):
-        close_connection()
-        if not reused:
-            raise
-        send(message)  # the server had closed an idle connection: one fresh attempt
-    except Exception:
+    except BaseException:
         close_connection()
         raise
 

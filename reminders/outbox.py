@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import datetime
 import logging
+import smtplib
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TypeVar
 
 from celery import current_app
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import EmailMultiAlternatives
-from django.db import models, transaction
+from django.db import InterfaceError, OperationalError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -51,7 +55,6 @@ from reminders.models import (
 from reminders.rules import (
     MAX_ATTEMPTS,
     OVERDUE_LOOKBACK,
-    STUCK_AFTER,
     backoff,
     current_due,
     describe,
@@ -249,19 +252,68 @@ def _create_due(config: ReminderSettings, now: datetime.datetime, result: ScanRe
         result.unskipped = len(moved)
 
 
+def stuck_after() -> datetime.timedelta:
+    """A row queued this long and not taken lost its message (with the broker): queue it again."""
+    return datetime.timedelta(seconds=settings.REMINDER_STUCK_AFTER)
+
+
+def unconfirmed_after() -> datetime.timedelta:
+    """A row in `sending` this long was handed to the SMTP server and never recorded: send it again."""
+    return datetime.timedelta(seconds=settings.REMINDER_UNCONFIRMED_AFTER)
+
+
+def clock(instant: datetime.datetime) -> str:
+    """A time of day as staff read it: clinic time (BST in summer, GMT in winter)."""
+    return f"{timezone.localtime(instant):%H:%M}"
+
+
+def unconfirmed_note(claimed_at: datetime.datetime) -> str:
+    return (
+        f"{UNCONFIRMED}: handed to the SMTP server at {clock(claimed_at)} and never recorded as sent "
+        "(the worker or its database was lost); it may already have been delivered, so sending it "
+        "again may give the patient a second copy"
+    )
+
+
+# Every row re-sent after the longer wait has an event (and, until sent, a last error) starting so:
+# the operator's search for "sent, not recorded" rows (README, Reminders in production).
+UNCONFIRMED = "sent, not recorded"
+
+
 def _requeue_stuck(now: datetime.datetime) -> int:
-    """Rows left in `sending` by a worker that died: back to pending (at least once beats never)."""
-    stuck = _transition(
-        Reminder.objects.filter(status=Status.SENDING, claimed_at__lt=now - STUCK_AFTER),
-        status=Status.PENDING,
-        note=f"requeued: still sending after {STUCK_AFTER}",
-        now=now,
-        next_attempt_at=now,
-        enqueued_at=None,
-    )
-    StaffDigest.objects.filter(status=Status.SENDING, claimed_at__lt=now - STUCK_AFTER).update(
-        status=Status.PENDING, next_attempt_at=now, enqueued_at=None, updated_at=now
-    )
+    """Rows left in `sending` past the longer wait: handed to SMTP, the result never recorded (a worker
+    killed, or its database lost for longer than the record retry). Back to pending, each with an event
+    saying that the email may already have gone: at least once beats never."""
+    cutoff = now - unconfirmed_after()
+    with transaction.atomic():
+        stuck = list(
+            Reminder.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
+            .select_for_update()
+            .values_list("pk", "claimed_at")
+        )
+        for pk, claimed_at in stuck:
+            note = unconfirmed_note(claimed_at)
+            Reminder.objects.filter(pk=pk).update(
+                status=Status.PENDING, next_attempt_at=now, enqueued_at=None, last_error=note, updated_at=now
+            )
+            _events([pk], Status.PENDING, f"requeued, {note}", now)
+        for pk, claimed_at in StaffDigest.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).values_list(
+            "pk", "claimed_at"
+        ):
+            StaffDigest.objects.filter(pk=pk, status=Status.SENDING).update(
+                status=Status.PENDING,
+                next_attempt_at=now,
+                enqueued_at=None,
+                last_error=unconfirmed_note(claimed_at),
+                updated_at=now,
+            )
+    if stuck:
+        logger.error(
+            "%s reminder(s) requeued after %s in sending: handed to SMTP and never recorded, may be sent twice: %s",
+            len(stuck),
+            unconfirmed_after(),
+            [pk for pk, _ in stuck],
+        )
     return len(stuck)
 
 
@@ -281,9 +333,10 @@ def _expire(today: datetime.date, now: datetime.datetime) -> int:
 
 
 def ready(model: type[OutboxMessage], now: datetime.datetime) -> models.QuerySet[OutboxMessage]:
-    """Pending rows whose time has come and that no task was handed out for (recently)."""
+    """Pending rows whose time has come and that no task was handed out for (within REMINDER_STUCK_AFTER:
+    a message taken is claimed at once, so one still pending after that was lost with the broker)."""
     return model.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).filter(
-        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - STUCK_AFTER)
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - stuck_after())
     )
 
 
@@ -349,8 +402,110 @@ def claim(model: type[OutboxMessage], pk: int, now: datetime.datetime) -> bool:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # sent, retry, failed, cancelled, skipped, not_claimed, outside_window
+    # sent, retry, failed, cancelled, skipped, not_claimed, outside_window; released (a database error
+    # before the message reached SMTP: pending again at once); unrecorded (sent, the result not stored)
+    status: str
     error: str = ""
+
+
+_DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
+def _reconnect() -> None:
+    """Drop this thread's broken database connection; the next query opens a new one (not inside an
+    outer transaction, which only its owner may end)."""
+    if connection.in_atomic_block:
+        return
+    try:
+        connection.close()
+    except Exception:  # closing a connection the server cut may fail; it is dropped either way
+        pass
+
+
+T = TypeVar("T")
+
+
+def with_database_retry(write: Callable[[], T], *, what: str) -> T:
+    """`write()` (one transaction), retried while the database is unreachable: reconnect, wait 0.1, 0.2,
+    0.4 ... at most 2 s apart, for REMINDER_RECORD_RETRY_SECONDS; then the last error is raised."""
+    deadline = time.monotonic() + settings.REMINDER_RECORD_RETRY_SECONDS
+    delay = 0.1
+    while True:
+        try:
+            return write()
+        except _DATABASE_DOWN as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("%s: database unreachable, retrying in %.1f s: %s", what, delay, error)
+            _reconnect()
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def release(
+    model: type[OutboxMessage], pk: int, *, claimed_at: datetime.datetime, now: datetime.datetime, error: BaseException
+) -> Outcome:
+    """Nothing reached the SMTP server (the database failed before): the row is pending again at once,
+    its attempt counted, for the next scan to queue; no waiting for the stuck-row requeue.
+
+    The claim may or may not have committed (a connection cut during COMMIT): either way the row is
+    this claim's `sending` or still `pending`, and both are released."""
+    text = f"not sent, released: {describe(error)}"[:2000]
+    logger.warning("%s %s: %s", model.__name__, pk, text)
+
+    def write() -> int:
+        with transaction.atomic():
+            moved = model.objects.filter(pk=pk, status=Status.SENDING, claimed_at=claimed_at).update(
+                status=Status.PENDING, next_attempt_at=now, enqueued_at=None, last_error=text, updated_at=now
+            )
+            if not moved:  # the claim was rolled back: count the attempt all the same
+                moved = model.objects.filter(pk=pk, status=Status.PENDING).update(
+                    attempts=F("attempts") + 1, enqueued_at=None, last_error=text, updated_at=now
+                )
+            if moved and model is Reminder:
+                _events([pk], Status.PENDING, text, now)
+            return moved
+
+    try:
+        with_database_retry(write, what=f"{model.__name__} {pk}: release")
+    except _DATABASE_DOWN:
+        logger.error(
+            "%s %s: could not release it (database unreachable); a later scan queues it again", model.__name__, pk
+        )
+    return Outcome("released", text)
+
+
+def _store(
+    row: OutboxMessage,
+    now: datetime.datetime,
+    record: Callable[[str, str], None],
+    *,
+    status: str,
+    note: str,
+    **values: object,
+) -> bool:
+    """Store the result of this claim's attempt on the row, with its history, in one transaction that
+    is retried while the database is unreachable. The same conditional update each time (this claim's
+    row, still `sending`; or `pending` when the requeue took it back meanwhile and nobody claimed it
+    again, for "sent"), so a retry after a COMMIT that did happen changes nothing. False when another
+    claim owns the row now."""
+    model = type(row)
+    claimed_at = row.claimed_at
+    from_statuses = [Status.SENDING, Status.PENDING] if status == Status.SENT else [Status.SENDING]
+
+    def write() -> bool:
+        with transaction.atomic():
+            mine = model.objects.filter(pk=row.pk, claimed_at=claimed_at, status__in=from_statuses)
+            if mine.update(status=status, updated_at=now, **values):
+                record(status, note)
+                return True
+            return model.objects.filter(pk=row.pk, claimed_at=claimed_at, status=status).exists()
+
+    stored = with_database_retry(write, what=f"{model.__name__} {row.pk}: record {status}")
+    row.status, row.updated_at = status, now
+    for name, value in values.items():
+        setattr(row, name, value)
+    return stored
 
 
 def deliver(
@@ -359,40 +514,68 @@ def deliver(
     now: datetime.datetime,
     record: Callable[[str, str], None],
 ) -> Outcome:
-    """Build and send the message of `row` (already claimed) and store the result on it, with its
-    history (`record(status, note)`), in one transaction. A message that cannot be built fails like
-    a 5xx."""
+    """Build and send the message of `row` (already claimed, at `now`) once, and store the result on it,
+    with its history (`record(status, note)`).
+
+    A message that cannot be built fails like a 5xx, unless the database failed (released, pending
+    again). A send error is temporary (pending, with a backoff) or permanent (failed). After the server
+    accepted the message, storing "sent" is retried for REMINDER_RECORD_RETRY_SECONDS; only if that
+    fails is "sent, not recorded" logged, and the row, left in `sending`, is sent again after
+    REMINDER_UNCONFIRMED_AFTER."""
+    name = f"{type(row).__name__} {row.pk}"
     try:
-        emails.send(build())
+        message = build()
+        emails.send(message)
+    except _DATABASE_DOWN as error:  # while building: nothing was handed to SMTP
+        return release(type(row), row.pk, claimed_at=row.claimed_at, now=now, error=error)
     except Exception as error:
         text = describe(error)
-        row.last_error = text
-        row.updated_at = now
         if is_temporary(error) and row.attempts < MAX_ATTEMPTS:
-            row.status = Status.PENDING
-            row.next_attempt_at = now + backoff(row.attempts)
-            row.enqueued_at = None
-            with transaction.atomic():
-                row.save(update_fields=["status", "last_error", "next_attempt_at", "enqueued_at", "updated_at"])
-                record(Status.PENDING, f"temporary error, retry after {row.next_attempt_at:%H:%M}: {text}")
-            logger.warning("%s %s: temporary send error, will retry: %s", type(row).__name__, row.pk, text)
-            return Outcome("retry", text)
-        row.status = Status.FAILED
-        with transaction.atomic():
-            row.save(update_fields=["status", "last_error", "updated_at"])
-            record(Status.FAILED, text)
-        logger.error("%s %s: send failed for good: %s", type(row).__name__, row.pk, text)
-        return Outcome("failed", text)
-    row.status = Status.SENT
-    row.sent_at = row.updated_at = now
-    row.last_error = ""
-    with transaction.atomic():
-        row.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
-        record(Status.SENT, "")
+            retry_at = now + backoff(row.attempts)
+            doubt = " (the connection was lost mid-send: the server may have it)" if _mid_send(error) else ""
+            result, status = Outcome("retry", text), Status.PENDING
+            note = f"temporary error{doubt}, retry after {clock(retry_at)}: {text}"
+            values: dict[str, object] = {"next_attempt_at": retry_at, "enqueued_at": None}
+            logger.warning("%s: temporary send error, will retry: %s", name, text)
+        else:
+            result, status, note, values = Outcome("failed", text), Status.FAILED, text, {}
+            logger.error("%s: send failed for good: %s", name, text)
+        try:
+            _store(row, now, record, status=status, note=note, last_error=text, **values)
+        except _DATABASE_DOWN as lost:
+            logger.error(
+                "%s: the send error could not be recorded (%s); the row stays 'sending' and is sent again after %s",
+                name,
+                describe(lost),
+                unconfirmed_after(),
+            )
+            return Outcome("unrecorded", text)
+        return result
+    try:
+        stored = _store(row, now, record, status=Status.SENT, note="", sent_at=now, last_error="")
+    except BaseException as error:  # the database stayed away (or the task was stopped) after the server took it
+        logger.error(
+            "%s: %s: Message-ID %s was accepted by the SMTP server at %s but could not be recorded (%s); "
+            "the row stays 'sending' and is sent again after %s",
+            name,
+            UNCONFIRMED,
+            row.message_id,
+            clock(now),
+            describe(error),
+            unconfirmed_after(),
+        )
+        if isinstance(error, _DATABASE_DOWN):
+            return Outcome("unrecorded", describe(error))
+        raise
+    if not stored:
+        logger.warning("%s: sent, but another claim owns the row now; a second copy may go", name)
     return Outcome("sent")
 
 
-@transaction.atomic
+def _mid_send(error: BaseException) -> bool:
+    return isinstance(error, smtplib.SMTPServerDisconnected | ConnectionError)
+
+
 def _finish(reminder: Reminder, status: str, reason: str, now: datetime.datetime) -> Outcome:
     reminder.status = status
     reminder.reason = reason[:200]
@@ -403,18 +586,23 @@ def _finish(reminder: Reminder, status: str, reason: str, now: datetime.datetime
 
 
 def reminder_send(*, reminder_id: int, now: datetime.datetime) -> Outcome:
-    """Send one reminder at most once: claim, re-check, send, record. Safe to call any number of times."""
-    if not ReminderSettings.load().in_window(timezone.localtime(now)):
-        return Outcome("outside_window")  # the next scan inside the window queues it again
-    with transaction.atomic():  # the claim commits with its history event
-        if not claim(Reminder, reminder_id, now):
-            return Outcome("not_claimed")
-        reminder = Reminder.objects.select_related("patient").get(pk=reminder_id)
-        _events([reminder.pk], Status.SENDING, f"attempt {reminder.attempts}", now)
-    if reason := patient_skip_reason(reminder.patient):
-        return _finish(reminder, Status.SKIPPED, reason, now)
-    if reason := _obsolete_reason(reminder, timezone.localdate(now)):
-        return _finish(reminder, Status.CANCELLED, reason, now)
+    """Send one reminder at most once per claim: claim, re-check, send, record. Safe to call any number
+    of times. The claim and the re-check are one transaction, so a committed `sending` row is one about
+    to be handed to the SMTP server; a database error before that releases the row at once."""
+    try:
+        if not ReminderSettings.load().in_window(timezone.localtime(now)):
+            return Outcome("outside_window")  # the next scan inside the window queues it again
+        with transaction.atomic():
+            if not claim(Reminder, reminder_id, now):
+                return Outcome("not_claimed")
+            reminder = Reminder.objects.select_related("patient").get(pk=reminder_id)
+            _events([reminder.pk], Status.SENDING, f"attempt {reminder.attempts}", now)
+            if reason := patient_skip_reason(reminder.patient):
+                return _finish(reminder, Status.SKIPPED, reason, now)
+            if reason := _obsolete_reason(reminder, timezone.localdate(now)):
+                return _finish(reminder, Status.CANCELLED, reason, now)
+    except _DATABASE_DOWN as error:
+        return release(Reminder, reminder_id, claimed_at=now, now=now, error=error)
     return deliver(
         reminder,
         partial(emails.reminder_email, reminder),

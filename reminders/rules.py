@@ -10,8 +10,8 @@ from typing import Protocol
 from protocols.engine.evaluate import NOT_STARTED
 from reminders.models import INJECTION_KINDS, Kind
 
-# A row in `sending` this long belongs to a worker that died (the task's hard limit is far shorter).
-STUCK_AFTER = datetime.timedelta(minutes=10)
+# How long a queued or a handed-over row waits before the scan queues it again is a setting
+# (REMINDER_STUCK_AFTER, REMINDER_UNCONFIRMED_AFTER), read by outbox.py: it follows the task time limits.
 # Retry after a temporary error: 1, 2, 4 ... minutes, at most an hour apart, then give up.
 BACKOFF_FIRST = datetime.timedelta(minutes=1)
 BACKOFF_MAX = datetime.timedelta(hours=1)

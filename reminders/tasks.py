@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from reminders import beat, digest, outbox
+from reminders.models import StaffDigest
 
 logger = logging.getLogger(__name__)
 
@@ -40,4 +42,9 @@ def send_reminder(reminder_id: int) -> str:
 
 @shared_task
 def send_staff_digest(digest_id: int) -> str:
-    return digest.staff_digest_send(digest_id=digest_id, now=timezone.now()).status
+    now = timezone.now()
+    try:
+        return digest.staff_digest_send(digest_id=digest_id, now=now).status
+    except (OperationalError, InterfaceError) as error:
+        # Before the SMTP exchange (deliver handles the database after it): nothing was sent.
+        return outbox.release(StaffDigest, digest_id, claimed_at=now, now=now, error=error).status

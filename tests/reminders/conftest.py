@@ -7,6 +7,8 @@ the end can read all of them (test_zz_every_message.py).
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import datetime
 import email
 import email.message
@@ -14,6 +16,7 @@ import email.policy
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -66,7 +69,8 @@ def wait_for(condition: Callable[[], Any], *, timeout: float = 20.0, interval: f
 
 
 class _Handler:
-    """Accepts every message, except for recipients the test told it to refuse (4xx or 5xx)."""
+    """Accepts every message, except for recipients the test told it to refuse (4xx or 5xx); on the
+    test's word it holds its reply to DATA, or drops the connection after DATA (message stored)."""
 
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
@@ -83,6 +87,17 @@ class _Handler:
         with self.sink.lock:
             self.sink.messages.append(message)  # type: ignore[arg-type]
             SESSION_MESSAGES.append(message)  # type: ignore[arg-type]
+            drop = self.sink.drop_after_data > 0
+            self.sink.drop_after_data -= drop
+        if self.sink.reply_delay:
+            await asyncio.sleep(self.sink.reply_delay)
+        if self.sink.hold.is_set():  # stored, but the client does not know yet
+            self.sink.holding.set()
+            while self.sink.hold.is_set():
+                await asyncio.sleep(0.02)
+        if drop:  # the message is stored; the client never hears so
+            server.transport.abort()
+            return "421 closing"  # written to a closed transport: never arrives
         return "250 Message accepted"
 
 
@@ -95,6 +110,12 @@ class SmtpSink:
     refuse: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     controller: Controller | None = None
+    # Faults: drop the connection after the next N messages' DATA (each stored); while `hold` is set,
+    # store each message and keep its reply back (`holding` is set once one is held).
+    drop_after_data: int = 0
+    reply_delay: float = 0.0  # seconds before each reply to DATA (a slow server)
+    hold: threading.Event = field(default_factory=threading.Event)
+    holding: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
         if self.controller is None:
@@ -109,7 +130,11 @@ class SmtpSink:
     def clear(self) -> None:
         with self.lock:
             self.messages.clear()
+            self.drop_after_data = 0
+            self.reply_delay = 0.0
         self.refuse.clear()
+        self.hold.clear()
+        self.holding.clear()
 
     def received(self) -> list[email.message.EmailMessage]:
         with self.lock:
@@ -117,6 +142,10 @@ class SmtpSink:
 
     def message_ids(self) -> list[str]:
         return [str(m["Message-ID"]) for m in self.received()]
+
+    def copies(self) -> collections.Counter[str]:
+        """How many times the server received each Message-ID."""
+        return collections.Counter(self.message_ids())
 
 
 @pytest.fixture(scope="session")
@@ -323,9 +352,36 @@ class Worker:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def kill(self) -> None:
+        """kill -9: no shutdown, no acknowledgement, no record."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
 
-def start_workers(*, count: int, broker_url: str, queue: str, smtp_port: int, directory: Path) -> list[Worker]:
+    def children(self) -> list[int]:
+        """The pool's child processes (prefork)."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                found.append(int(stat.parent.name))
+        return found
+
+
+def start_workers(
+    *,
+    count: int,
+    broker_url: str,
+    queue: str,
+    smtp_port: int,
+    directory: Path,
+    pool: str = "solo",
+    environment: dict[str, str] | None = None,
+) -> list[Worker]:
     """`count` real `celery worker` processes on `queue`, using the test database and the SMTP sink."""
+    extra = environment or {}
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "b12clinic.settings",
@@ -335,10 +391,11 @@ def start_workers(*, count: int, broker_url: str, queue: str, smtp_port: int, di
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
         "EMAIL_TIMEOUT": "5",
-        "EMAIL_USE_TLS": "0",  # the sink speaks plain SMTP on loopback
+        "EMAIL_USE_TLS": "0",  # the sink speaks plain SMTP (production defaults to STARTTLS)
         "VAR_DIR": str(directory / "var"),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
     workers = []
     for number in range(count):
@@ -348,7 +405,7 @@ def start_workers(*, count: int, broker_url: str, queue: str, smtp_port: int, di
             process = subprocess.Popen(
                 [
                     *(sys.executable, "-m", "celery", "-A", "b12clinic", "worker"),
-                    *("--pool", "solo", "--concurrency", "1", "-Q", queue, "-n", f"{name}@%h"),
+                    *("--pool", pool, "--concurrency", "1", "-Q", queue, "-n", f"{name}@%h"),
                     *("--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info"),
                 ],
                 cwd=ROOT,

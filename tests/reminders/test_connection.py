@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 import socket
 from collections.abc import Iterator
 
@@ -16,14 +17,22 @@ class CountingHandler:
     def __init__(self) -> None:
         self.sessions = 0
         self.messages = 0
+        self.noops = 0
+        self.drop_after_data = False
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 (aiosmtpd's name)
         self.sessions += 1
         session.host_name = hostname
         return responses
 
+    async def handle_NOOP(self, server, session, envelope, arg):  # noqa: N802
+        self.noops += 1
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         self.messages += 1
+        if self.drop_after_data:  # stored, then the connection is gone before the reply
+            server.transport.abort()
         return "250 OK"
 
 
@@ -67,10 +76,10 @@ def _message(n: int) -> EmailMultiAlternatives:
     return EmailMultiAlternatives(subject=f"m{n}", body="x", from_email="a@example.org", to=["b@example.org"])
 
 
-def test_it_sends_many_messages_over_one_session(smtp: Server) -> None:
+def test_it_sends_many_messages_over_one_session_checking_it_before_each_reuse(smtp: Server) -> None:
     for n in range(5):
         emails.send(_message(n))
-    assert (smtp.handler.sessions, smtp.handler.messages) == (1, 5)
+    assert (smtp.handler.sessions, smtp.handler.messages, smtp.handler.noops) == (1, 5, 4)
 
 
 def test_it_reopens_a_session_the_server_dropped(smtp: Server) -> None:
@@ -89,3 +98,14 @@ def test_an_error_closes_the_session_and_is_raised(smtp: Server) -> None:
     smtp.start()
     emails.send(_message(3))  # a fresh session once the server is back
     assert smtp.handler.messages == 2
+
+
+def test_a_disconnect_after_data_is_raised_not_resent(smtp: Server) -> None:
+    emails.send(_message(1))
+    smtp.handler.drop_after_data = True
+    with pytest.raises(smtplib.SMTPServerDisconnected):  # the outbox retries it later, or not at all
+        emails.send(_message(2))
+    assert (smtp.handler.sessions, smtp.handler.messages) == (1, 2)  # no second copy, no new session
+    smtp.handler.drop_after_data = False
+    emails.send(_message(3))
+    assert (smtp.handler.sessions, smtp.handler.messages) == (2, 3)

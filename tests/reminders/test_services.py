@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import smtplib
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from care.models import CareStatus
 from clinic import actions as patient_actions
@@ -286,20 +287,31 @@ def test_it_gives_up_after_the_last_attempt(smtp: SmtpSink, due_patient: Callabl
     assert outbox.reminder_send(reminder_id=pk, now=NOW).status == "failed"
 
 
-def test_it_requeues_a_row_left_sending_by_a_dead_worker(due_patient: Callable[..., Patient]) -> None:
+@pytest.mark.parametrize(("minutes_later", "requeued"), [(5, False), (29, False), (30, False), (31, True)])
+def test_it_requeues_a_row_left_sending_only_after_the_longer_wait_and_says_it_may_have_gone(
+    due_patient: Callable[..., Patient], minutes_later: int, requeued: bool
+) -> None:
     due_patient(day(1))
     (pk,) = outbox.reminders_scan(now=NOW, enqueue=False).due_ids
     Reminder.objects.filter(pk=pk).update(status=Status.SENDING, claimed_at=NOW, enqueued_at=NOW)
-    assert outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=5), enqueue=False).requeued == 0
-    result = outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=11), enqueue=False)
-    assert (result.requeued, result.due_ids) == (1, [pk])
+    result = outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=minutes_later), enqueue=False)
+    assert (result.requeued, result.due_ids) == ((1, [pk]) if requeued else (0, []))
+    if requeued:
+        note = ReminderEvent.objects.filter(reminder_id=pk).last().note
+        assert note.startswith("requeued, sent, not recorded: handed to the SMTP server at 10:00"), note
+        assert "may already have been delivered" in note
+        assert Reminder.objects.get(pk=pk).last_error.startswith(outbox.UNCONFIRMED)
 
 
-def test_it_queues_a_pending_row_again_when_its_task_was_lost(due_patient: Callable[..., Patient]) -> None:
+@pytest.mark.parametrize(("minutes_later", "queued_again"), [(2, False), (3, False), (4, True)])
+def test_it_queues_a_pending_row_again_once_its_task_was_lost_with_the_broker(
+    settings, due_patient: Callable[..., Patient], minutes_later: int, queued_again: bool
+) -> None:
+    assert settings.REMINDER_STUCK_AFTER == 2 * settings.SEND_TASK_TIME_LIMIT == 180
     due_patient(day(1))
     (pk,) = outbox.reminders_scan(now=NOW).due_ids  # queued (marked), but the message never arrives
-    assert outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=5)).due_ids == []
-    assert outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=11), enqueue=False).due_ids == [pk]
+    later = NOW + datetime.timedelta(minutes=minutes_later)
+    assert outbox.reminders_scan(now=later, enqueue=False).due_ids == ([pk] if queued_again else [])
 
 
 def test_it_keeps_each_row_history(smtp: SmtpSink, due_patient: Callable[..., Patient]) -> None:
@@ -307,3 +319,122 @@ def test_it_keeps_each_row_history(smtp: SmtpSink, due_patient: Callable[..., Pa
     beat.reminders_send_now(now=NOW)
     (reminder,) = selectors.reminders_for_patient(patient)
     assert [e.status for e in reminder.events.all()] == [Status.PENDING, Status.SENDING, Status.SENT]
+
+
+# Under faults, in one process -------------------------------------------------------------------------
+
+UTC = datetime.UTC
+
+
+@pytest.mark.parametrize(
+    ("utc_now", "shown"),
+    [
+        (datetime.datetime(2026, 3, 28, 10, 0, tzinfo=UTC), "10:01"),  # GMT, the day before clocks go forward
+        (datetime.datetime(2026, 3, 30, 9, 0, tzinfo=UTC), "10:01"),  # BST: 09:01 UTC is 10:01 on the wall
+        (datetime.datetime(2026, 10, 24, 9, 0, tzinfo=UTC), "10:01"),  # BST, the day before clocks go back
+        (datetime.datetime(2026, 10, 26, 10, 0, tzinfo=UTC), "10:01"),  # GMT again
+    ],
+)
+def test_it_writes_the_retry_time_in_clinic_time_across_clock_changes(
+    smtp: SmtpSink, due_patient: Callable[..., Patient], utc_now: datetime.datetime, shown: str
+) -> None:
+    patient = due_patient(utc_now.date() + datetime.timedelta(days=1))
+    smtp.refuse[patient.email] = "451 4.3.0 try later"
+    (pk,) = outbox.reminders_scan(now=utc_now, enqueue=False).due_ids
+    assert outbox.reminder_send(reminder_id=pk, now=utc_now).status == "retry"
+    note = ReminderEvent.objects.filter(reminder_id=pk).last().note
+    assert note.startswith(f"temporary error, retry after {shown}: "), note
+
+
+_real_events = outbox._events
+
+
+def _failing(times: int | None, original: Callable[..., object]) -> Callable[..., object]:
+    """`original`, raising the error a cut database connection raises the first `times` calls (always
+    when None)."""
+    calls = iter(range(10**6))
+
+    def wrapper(*args: object, **kwargs: object) -> object:
+        if times is None or next(calls) < times:
+            raise OperationalError("terminating connection due to administrator command")
+        return original(*args, **kwargs)
+
+    return wrapper
+
+
+@pytest.mark.parametrize("where", ["claim", "build"])
+def test_it_releases_a_row_at_once_when_the_database_fails_before_the_send(
+    monkeypatch: pytest.MonkeyPatch, smtp: SmtpSink, due_patient: Callable[..., Patient], where: str
+) -> None:
+    due_patient(day(1))
+    (pk,) = outbox.reminders_scan(now=NOW).due_ids  # queued: enqueued_at set
+    if where == "claim":  # inside the claim's transaction: rolled back
+        monkeypatch.setattr(outbox, "_obsolete_reason", _failing(None, outbox._obsolete_reason))
+    else:  # after the claim committed, while building the message
+        monkeypatch.setattr(outbox.emails, "reminder_email", _failing(None, outbox.emails.reminder_email))
+
+    assert outbox.reminder_send(reminder_id=pk, now=NOW).status == "released"
+
+    reminder = Reminder.objects.get(pk=pk)
+    assert (reminder.status, reminder.attempts, reminder.enqueued_at) == (Status.PENDING, 1, None)
+    assert reminder.last_error.startswith("not sent, released: OperationalError")
+    assert smtp.received() == []
+    monkeypatch.undo()
+    # The next scan queues it again, without waiting for the stuck-row requeue.
+    assert outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=5), enqueue=False).due_ids == [pk]
+
+
+def test_it_retries_recording_sent_until_the_database_is_back(
+    settings, monkeypatch: pytest.MonkeyPatch, smtp: SmtpSink, due_patient: Callable[..., Patient]
+) -> None:
+    settings.REMINDER_RECORD_RETRY_SECONDS = 5
+    due_patient(day(1))
+    (pk,) = outbox.reminders_scan(now=NOW, enqueue=False).due_ids
+    failing = _failing(2, outbox._events)
+
+    def events(ids, status, note, now):  # noqa: ANN001, ANN202
+        # Recording "sent" (its update and event, one transaction) meets a cut connection twice.
+        return (failing if status == Status.SENT else _real_events)(ids, status, note, now)
+
+    monkeypatch.setattr(outbox, "_events", events)
+    assert outbox.reminder_send(reminder_id=pk, now=NOW).status == "sent"
+
+    reminder = Reminder.objects.get(pk=pk)
+    assert (reminder.status, reminder.attempts) == (Status.SENT, 1)
+    assert smtp.message_ids() == [reminder.message_id]
+    assert [e.status for e in reminder.events.all()].count(Status.SENT) == 1
+
+
+def test_it_logs_sent_not_recorded_and_sends_again_only_after_the_longer_wait(
+    settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    smtp: SmtpSink,
+    due_patient: Callable[..., Patient],
+) -> None:
+    settings.REMINDER_RECORD_RETRY_SECONDS = 1
+    due_patient(day(1))
+    (pk,) = outbox.reminders_scan(now=NOW, enqueue=False).due_ids
+    reminder = Reminder.objects.get(pk=pk)
+    original = outbox._store
+
+    def store(row, now, record, *, status, **values):  # noqa: ANN001, ANN003, ANN202
+        if status == Status.SENT:
+            return outbox.with_database_retry(_failing(None, lambda: None), what="record")
+        return original(row, now, record, status=status, **values)
+
+    monkeypatch.setattr(outbox, "_store", store)
+    with caplog.at_level(logging.ERROR, logger="reminders.outbox"):
+        assert outbox.reminder_send(reminder_id=pk, now=NOW).status == "unrecorded"
+    assert f"sent, not recorded: Message-ID {reminder.message_id}" in caplog.text
+    assert "accepted by the SMTP server at 10:00" in caplog.text
+    assert Reminder.objects.get(pk=pk).status == Status.SENDING  # the mark: handed over, never recorded
+    monkeypatch.undo()
+
+    for minutes, requeued in [(29, 0), (31, 1)]:
+        assert outbox.reminders_scan(now=NOW + datetime.timedelta(minutes=minutes), enqueue=False).requeued == requeued
+    later = NOW + datetime.timedelta(minutes=31)
+    assert outbox.reminder_send(reminder_id=pk, now=later).status == "sent"
+    assert smtp.message_ids() == [reminder.message_id] * 2  # the one duplicate this fault may cost
+    notes = [e.note for e in Reminder.objects.get(pk=pk).events.all()]
+    assert any(n.startswith("requeued, sent, not recorded: handed to the SMTP server at 10:00") for n in notes)
