@@ -16,6 +16,7 @@ from django.test import Client
 from patients.models import Patient
 from reminders import beat, selectors
 from reminders.models import Reminder, ReminderSettings, Status
+from tests.conftest import EVERY_CLINIC
 from tests.reminders.conftest import SmtpSink
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +79,8 @@ def test_it_renders_the_chart_history_and_the_dashboard_banner(some_reminders: d
     )
     assert "Injection due soon" in history and "Failed" in history and "550 no such user" in history
     banner = render_to_string(
-        "reminders/_failed_banner.html", {"reminders_failed_count": selectors.reminders_failed_count()}
+        "reminders/_failed_banner.html",
+        {"reminders_failed_count": selectors.reminders_failed_count(clinics=EVERY_CLINIC)},
     )
     assert "1 patient reminder could not be sent" in banner and "/reminders/?status=failed" in banner
     assert render_to_string("reminders/_failed_banner.html", {"reminders_failed_count": 0}).strip() == ""

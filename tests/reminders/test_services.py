@@ -16,6 +16,7 @@ from clinic import actions as patient_actions
 from patients.models import Patient
 from reminders import beat, outbox, rules, selectors
 from reminders.models import Reminder, ReminderEvent, ReminderSettings, Status
+from tests.conftest import EVERY_CLINIC
 from tests.reminders.conftest import SmtpSink, set_due
 
 pytestmark = pytest.mark.django_db
@@ -149,7 +150,7 @@ def test_it_skips_and_counts_patients_who_may_not_be_emailed(
 
     assert [str(m["To"]) for m in smtp.received()] == [welcome.email]
     assert (run.scan.created, run.scan.skipped) == (1, 4)
-    assert selectors.reminder_status_counts()[Status.SKIPPED] == 4
+    assert selectors.reminder_status_counts(clinics=EVERY_CLINIC)[Status.SKIPPED] == 4
     reasons = dict(Reminder.objects.filter(status=Status.SKIPPED).values_list("patient_id", "reason"))
     assert reasons == {
         no_consent.pk: "no consent to email reminders",
@@ -267,7 +268,7 @@ def test_it_retries_a_temporary_refusal_and_fails_a_permanent_one(
     assert (retry.status, retry.next_attempt_at) == (Status.PENDING, NOW + datetime.timedelta(minutes=1))
     assert "451" in retry.last_error
     assert (failed.status, "550" in failed.last_error) == (Status.FAILED, True)
-    assert selectors.reminders_failed_count() == 1
+    assert selectors.reminders_failed_count(clinics=EVERY_CLINIC) == 1
     assert smtp.received() == []
 
     smtp.refuse.clear()
