@@ -21,6 +21,7 @@ CHANGE_CAUSE = "patients.change_cause"
 DELETE_CAUSE = "patients.delete_cause"
 CHANGE_INJECTION = "patients.change_injection"  # correct, or mark entered in error
 CHANGE_LABRESULT = "patients.change_labresult"
+IMPORT_REGISTER = "exchange.import_register"  # the register import and the whole-clinic export
 
 # (app_label, codename) per role; each role also has everything of the roles above it.
 _NURSE_PERMISSIONS = [
@@ -50,7 +51,7 @@ _PHYSICIAN_PERMISSIONS = [
     ("patients", "add_decision"),
 ]
 # clinic_admin gets every permission of these apps on top (see the migration).
-CLINIC_ADMIN_APPS = ("patients", "protocols", "care", "reminders", "audit", "auth")
+CLINIC_ADMIN_APPS = ("patients", "protocols", "care", "reminders", "audit", "auth", "exchange")
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     NURSE: _NURSE_PERMISSIONS,

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "care",
     "reminders",
     "clinic",
+    "exchange",
     "demo",
     # Last: its post_migrate handler grants roles the permissions every app above has just created.
     "accounts",
