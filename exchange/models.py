@@ -93,9 +93,9 @@ class ImportRun(models.Model):
     def status_of(cls, report: Report) -> str:
         if report.saved:
             return cls.Status.SAVED
-        if report.exit_code:
+        if report.errors or not report.dry_run:
             return cls.Status.REFUSED
-        return cls.Status.CHECKED
+        return cls.Status.CHECKED  # a dry run without errors: warnings are accepted on confirming
 
 
 class ImportFile(models.Model):
