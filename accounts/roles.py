@@ -25,6 +25,7 @@ CHANGE_INJECTION = "patients.change_injection"  # correct, or mark entered in er
 CHANGE_LABRESULT = "patients.change_labresult"
 TRANSFER_PATIENT = "patients.transfer_patient"  # to another clinic, with a reason
 VIEW_PROGRAMME = "accounts.view_programme"
+IMPORT_REGISTER = "exchange.import_register"  # the register import and the whole-clinic export
 
 # (app_label, codename) per role; each role also has everything of the roles above it.
 _NURSE_PERMISSIONS = [
@@ -55,7 +56,7 @@ _PHYSICIAN_PERMISSIONS = [
     ("patients", "transfer_patient"),
 ]
 # clinic_admin gets every permission of these apps on top (see the migration).
-CLINIC_ADMIN_APPS = ("patients", "protocols", "care", "reminders", "audit", "auth")
+CLINIC_ADMIN_APPS = ("patients", "protocols", "care", "reminders", "audit", "auth", "exchange")
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     NURSE: _NURSE_PERMISSIONS,

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "care",
     "reminders",
     "clinic",
+    "exchange",
     "demo",
     # Last: its post_migrate handler grants roles the permissions every app above has just created.
     "accounts",
@@ -229,6 +230,15 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 CLINIC_EMAIL_NAME = env_str("CLINIC_EMAIL_NAME", "Your clinic")
 
 # Celery --------------------------------------------------------------------------------------------
+# A cache the web app and the Celery workers share: the register import's progress bar reads what the
+# worker writes there (its rows are not visible in the database before the import's one commit).
+if env_str("REDIS_URL", ""):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL")}}
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": VAR_DIR / "cache"}
+    }
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "filesystem://"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # An embedded broker that needs no server: messages are files under var/celery.

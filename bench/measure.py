@@ -260,7 +260,49 @@ def celery_emails(timeout: str = "600") -> dict[str, object]:
     return {"emails_per_s": round(sent / elapsed, 1), "emails_sent_by_workers": sent, "emails_queued": len(ids)}
 
 
+def import_rows(patients: str = "2000") -> dict[str, object]:
+    """The register import: `patients` patients of the bench population exported in FORMAT.md's files
+    under new record numbers, imported through the actions (every row checked), then rolled back so
+    the bench database stays as generated."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db import transaction
+
+    from accounts import roles
+    from exchange.exports import clinic_export, csv_bytes
+    from exchange.importer import Upload, import_register
+    from patients.models import Patient
+
+    admin, _ = get_user_model().objects.get_or_create(username="bench-admin")
+    admin.groups.add(Group.objects.get(name=roles.CLINIC_ADMIN))
+    chosen = Patient.objects.filter(pk__in=Patient.objects.order_by("pk").values("pk")[: int(patients)])
+    files, _ = clinic_export(patients=chosen)
+    for data in files.values():  # new patients, not the ones on record
+        column = data.headers.index("mrn")
+        rows = [list(row) for row in data]
+        if "given_at" in data.headers:  # generate_clinic may put today's doses later than now: not history
+            moment = data.headers.index("given_at")
+            now = f"{timezone.localtime():%Y-%m-%d %H:%M:%S}"
+            rows = [row for row in rows if row[moment] < now]
+        renamed = [[f"IMP{v}" if i == column else v for i, v in enumerate(row)] for row in rows]
+        data.dict = [dict(zip(data.headers, row, strict=True)) for row in renamed]
+    uploads = [Upload(name, f"{name}.csv", csv_bytes(data)) for name, data in files.items()]
+    started = time.perf_counter()
+    with transaction.atomic():
+        report = import_register(uploads, by=admin, accept_warnings=True)
+        elapsed = time.perf_counter() - started
+        transaction.set_rollback(True)
+    assert report.saved, [str(p) for p in report.errors[:5]]
+    return {
+        "import_patients": len(files["patients"]),
+        "import_rows": report.rows,
+        "import_s": round(elapsed, 1),
+        "import_rows_per_s": round(report.rows / elapsed, 1),
+    }
+
+
 MEASURES = {
+    "import_rows": import_rows,
     "celery_emails": celery_emails,
     "engine": engine,
     "refresh": refresh,

@@ -192,6 +192,7 @@ def main() -> int:
     )
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--broker", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14"))
+    parser.add_argument("--import-patients", type=int, default=int(os.environ.get("BENCH_IMPORT_PATIENTS", "2000")))
     parser.add_argument("--reuse", action="store_true", help="measure the database as it is (no regeneration)")
     args = parser.parse_args()
     if not args.database.startswith(("postgres://", "postgresql://")):
@@ -246,6 +247,8 @@ def main() -> int:
         float(bench.results["dashboard_p50_ms"]) / float(bench.results["dashboard_sql_ms"]),
         2,  # type: ignore[arg-type]
     )
+    bench.step(f"register import ({args.import_patients} patients' files, every row through the actions)")
+    bench.measure("import_rows", str(args.import_patients))
     bench.step("reminder scan and sending")
     bench.measure("scan")
     send_to_sink(bench, args.broker)

@@ -13,9 +13,11 @@ about the patient's state rather than one field (e.g. not an oral-switch candida
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -37,10 +39,42 @@ from reminders.outbox import reminders_cancel_obsolete, reminders_follow_dischar
 Result = TypeVar("Result")
 
 
+# Patient ids whose steps 2 and 3 wait for the end of a `batch()` (None: not in a batch).
+_batched: ContextVar[set[int] | None] = ContextVar("actions_batched", default=None)
+
+
 def record_changed(patient: Patient) -> None:
     """Steps 2 and 3 of every action, for a record the caller has just written (inside its transaction)."""
+    pending = _batched.get()
+    if pending is not None:
+        pending.add(patient.pk)
+        return
     care_status_refresh(patient=patient)
     reminders_cancel_obsolete(patient=patient)
+
+
+@contextlib.contextmanager
+def batch() -> Iterator[None]:
+    """Many actions in one transaction (the register import): each writes the record at once, with
+    every check, and steps 2 and 3 run once per touched patient at the end, the care statuses computed
+    in chunks (care_status_refresh_all). Raising inside the block rolls everything back."""
+    if _batched.get() is not None:  # nested: the outer batch finishes
+        yield
+        return
+    pending: set[int] = set()
+    token = _batched.set(pending)
+    try:
+        with transaction.atomic():
+            yield
+            _batched.reset(token)
+            token = None
+            if pending:
+                care_status_refresh_all(patients=Patient.objects.filter(pk__in=pending))
+                for patient in Patient.objects.filter(pk__in=pending, reminders__isnull=False).distinct():
+                    reminders_cancel_obsolete(patient=patient)
+    finally:
+        if token is not None:
+            _batched.reset(token)
 
 
 def _action(
@@ -92,19 +126,31 @@ symptom_check_record = _action(record.symptom_check_record, _argument("patient")
 
 
 @transaction.atomic
-def injection_record(*, patient: Patient, given_at: datetime.datetime, **arguments: Any) -> Injection:
+def injection_record(
+    *, patient: Patient, given_at: datetime.datetime, history: bool = False, **arguments: Any
+) -> Injection:
     """record.injection_record, with the care status's early-dose warning (a dose much earlier than
-    the schedule) as one more soft warning to confirm (code `early_dose`)."""
+    the schedule) as one more soft warning to confirm (code `early_dose`). Imported history
+    (`history`, see record.injection_record) is not asked about the schedule: its doses made it."""
     early = None
-    if isinstance(given_at, datetime.datetime):
+    if isinstance(given_at, datetime.datetime) and not history:
         # The stored care status as it is now (the caller's patient may carry an older one).
         current = Patient.objects.select_related("care_status").get(pk=patient.pk)
         early = injection_early_warning(patient=current, given_at=given_at)
     warnings = [SoftWarning(EARLY_DOSE, "given_at", early)] if early else []
-    injection = record.injection_record(patient=patient, given_at=given_at, warnings=warnings, **arguments)
+    injection = record.injection_record(
+        patient=patient, given_at=given_at, warnings=warnings, history=history, **arguments
+    )
     record_changed(patient)
     return injection
 
+
+# The regimen as another system left it (the register import carries over decisions made before the
+# clinic used B12 Clinic): the pages change it through the decision_* actions below, which record a
+# Decision and check that the protocol allows it today.
+regimen_import_interval = _action(record.regimen_set_interval_override, _argument("regimen"))
+regimen_import_recheck_date = _action(record.regimen_set_recheck_date, _argument("regimen"))
+regimen_import_oral = _action(record.regimen_switch_to_oral, _argument("regimen"))
 
 medication_start = _action(record.medication_start, _argument("patient"))
 medication_stop = _action(record.medication_stop, _argument("medication"))

@@ -161,14 +161,16 @@ def synthetic_patient(rng: random.Random, index: int, today: datetime.date, zone
     if any(c.get("length_cm", 0) > 20 and c["kind"] == "ileal_resection" for c in causes):
         interval = 1
 
+    email = f"patient{index}@example.org" if rng.random() < 0.85 else ""
+    consent = rng.random() < 0.8 and bool(email)  # the record refuses consent without an address
     patient = SyntheticPatient(
         mrn=f"GEN{index:07d}",
         given_name=rng.choice(GIVEN),
         family_name=rng.choice(FAMILY),
         birth_date=birth,
         sex=sex,
-        email=f"patient{index}@example.org" if rng.random() < 0.85 else "",
-        consent=rng.random() < 0.8,
+        email=email,
+        consent=consent,
         neurological_involvement=neuro,
         pregnancy=pregnancy,
         dietary_intake_adequate=("yes" if story == "oral" else rng.choice(["yes", "no", "unknown"])),

@@ -422,6 +422,9 @@ def _void_complete(model: str) -> models.CheckConstraint:
     )
 
 
+REQUIRED = "This field cannot be blank."
+
+
 class Injection(models.Model):
     Drug = Drug
     Route = Route
@@ -432,12 +435,17 @@ class Injection(models.Model):
     drug = models.CharField(max_length=20, choices=Drug.choices)
     dose_mcg = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     route = models.CharField(max_length=10, choices=Route.choices, default=Route.IM)
-    site = models.CharField(max_length=20, choices=Site.choices)
-    lot_number = models.CharField(max_length=50)
-    lot_expiry = models.DateField()
+    # Blank only on imported history (the register import): clean() requires them on every other entry.
+    site = models.CharField(max_length=20, choices=Site.choices, blank=True)
+    lot_number = models.CharField(max_length=50, blank=True)
+    lot_expiry = models.DateField(null=True, blank=True)
     given_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     notes = models.TextField(blank=True, validators=[MaxLengthValidator(plausibility.NOTES_MAX)])
     created_at = models.DateTimeField(auto_now_add=True)
+    # Imported history: an injection the clinic's register brought in (exchange.importer); `given_by`
+    # is then the admin who imported it and `given_by_name` who the register says gave it.
+    imported = models.BooleanField(default=False, editable=False)
+    given_by_name = models.CharField(max_length=100, blank=True, editable=False)
     confirmed_warnings = models.JSONField(
         default=list, blank=True, editable=False, help_text="Soft warnings confirmed at entry: which, by whom, when."
     )
@@ -462,8 +470,15 @@ class Injection(models.Model):
                 condition=Q(route__in=_choice_values(Route)),
                 name="injection_route_valid",
             ),
-            models.CheckConstraint(condition=Q(site__in=_choice_values(Site)), name="injection_site_valid"),
-            models.CheckConstraint(condition=~Q(lot_number=""), name="injection_lot_number_not_blank"),
+            models.CheckConstraint(
+                condition=Q(site__in=_choice_values(Site)) | Q(imported=True, site=""), name="injection_site_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(lot_number="") | Q(imported=True), name="injection_lot_number_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=Q(lot_expiry__isnull=False) | Q(imported=True), name="injection_lot_expiry_given"
+            ),
             _void_complete("injection"),
         ]
 
@@ -479,6 +494,11 @@ class Injection(models.Model):
         given_on = timezone.localdate(self.given_at) if isinstance(self.given_at, datetime.datetime) else None
         errors = plausibility.hard_problems(
             {
+                **{
+                    field: REQUIRED
+                    for field in ("site", "lot_number", "lot_expiry")
+                    if not self.imported and getattr(self, field) in ("", None)
+                },
                 "given_at": plausibility.date_problem(given_on, birth_date=birth),
                 "lot_expiry": plausibility.date_problem(self.lot_expiry, birth_date=None),
                 "dose_mcg": plausibility.dose_problem(self.dose_mcg),

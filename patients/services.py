@@ -663,7 +663,8 @@ def _injection_warnings(
         )
     if changed is None or "given_at" in changed:
         given_at = injection.given_at
-        warnings.append(plausibility.backdated_warning(given_at, now=entered_at))
+        if not injection.imported:  # imported history is dated in the past by nature
+            warnings.append(plausibility.backdated_warning(given_at, now=entered_at))
         others = Injection.objects.filter(patient_id=injection.patient_id, voided_at__isnull=True).exclude(
             pk=injection.pk
         )
@@ -694,13 +695,15 @@ def injection_record(
     route: str,
     site: str,
     lot_number: str,
-    lot_expiry: datetime.date,
+    lot_expiry: datetime.date | None,
     given_by: AbstractBaseUser,
     notes: str = "",
     now: datetime.datetime | None = None,
     submission_key: uuid.UUID | None = None,
     confirmed: Collection[str] = (),
     warnings: Iterable[plausibility.SoftWarning | None] = (),
+    history: bool = False,
+    given_by_name: str = "",
 ) -> Injection:
     """Record an injection. With `submission_key` (the form's one-time key) a resubmission returns the
     injection the first submission recorded instead of recording a second one.
@@ -708,7 +711,11 @@ def injection_record(
     Hard limits (patients.plausibility) refuse; soft ones (a dose other than the profile's, a date more
     than a few days back or before the latest injection, another injection within a few hours, and
     the caller's own `warnings`, e.g. the care status's early-dose warning) raise NeedsConfirmation
-    unless their codes are in `confirmed`; the confirmations are stored with the injection."""
+    unless their codes are in `confirmed`; the confirmations are stored with the injection.
+
+    `history`: an injection of the past brought in by the register import, recorded by `given_by` and
+    given by `given_by_name`: the site, lot number and expiry may be blank, and the question about an
+    entry dated in the past does not apply (every other check does)."""
     if submission_key is not None:
         already = Injection.objects.filter(submission_key=submission_key).first()
         if already is not None:
@@ -728,6 +735,8 @@ def injection_record(
         lot_expiry=lot_expiry,
         given_by=given_by,
         notes=notes.strip(),
+        imported=history,
+        given_by_name=given_by_name.strip(),
     )
     problems = _injection_problems(injection, now)
     _validate(injection, extra={**problems, "dose_mcg": dose_problem}, force=("dose_mcg",) if dose_problem else ())

@@ -28,6 +28,7 @@ FIGURES = [
     "dashboard_vs_sql",
     "scan_s",
     "emails_per_s",
+    "import_rows_per_s",
     "emails_per_s_one_process",
     "web_worker_peak_rss_mb",
 ]
@@ -45,6 +46,8 @@ def test_the_benchmark_runs_end_to_end(postgres_database: str, redis_url: str, t
             "120",
             "--requests",
             "5",
+            "--import-patients",
+            "30",
             "--database",
             database,
             "--broker",

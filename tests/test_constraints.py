@@ -123,6 +123,8 @@ CASES: list[tuple[type, dict[str, Any], str]] = [
     (Injection, {"route": "oral"}, "injection_route_valid"),
     (Injection, {"site": "forehead"}, "injection_site_valid"),
     (Injection, {"lot_number": ""}, "injection_lot_number_not_blank"),
+    (Injection, {"lot_expiry": None}, "injection_lot_expiry_given"),
+    (Injection, {"site": ""}, "injection_site_valid"),  # blank only on imported history
     (Injection, {"void_reason": "typo"}, "injection_void_complete"),
     (Injection, {"voided_at": AT, "void_reason": "typo"}, "injection_void_complete"),
     (LabResult, {"unit_entered": "mg"}, "labresult_unit_valid"),

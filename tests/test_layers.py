@@ -10,6 +10,7 @@ The floors, bottom to top (README "Layout"):
   care              the care status: loading facts, evaluating, storing, explaining, counting
   reminders         the reminder outbox, its rules, emails and the staff digest
   clinic            the application layer: actions (every write), pages, the admin
+  exchange          the register import and the CSV exports, through the actions
   demo              demo and benchmark data, made through the actions
   b12clinic         the project: settings, URLs, the Celery app
 """
@@ -31,6 +32,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("care",),
     ("reminders",),
     ("clinic",),
+    ("exchange",),
     ("demo",),
     ("b12clinic",),
 )

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ExchangeConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "exchange"
+    verbose_name = "Exchange: the register import and the exports"
