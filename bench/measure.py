@@ -269,13 +269,17 @@ def import_rows(patients: str = "2000") -> dict[str, object]:
     from django.db import transaction
 
     from accounts import roles
+    from accounts.models import Clinic
     from exchange.exports import clinic_export, csv_bytes
     from exchange.importer import Upload, import_register
     from patients.models import Patient
 
     admin, _ = get_user_model().objects.get_or_create(username="bench-admin")
     admin.groups.add(Group.objects.get(name=roles.CLINIC_ADMIN))
-    chosen = Patient.objects.filter(pk__in=Patient.objects.order_by("pk").values("pk")[: int(patients)])
+    clinic = Clinic.objects.order_by("pk").first()
+    clinic.staff.add(admin)
+    mine = Patient.objects.filter(clinic=clinic).order_by("pk").values("pk")[: int(patients)]
+    chosen = Patient.objects.filter(pk__in=mine)
     files, _ = clinic_export(patients=chosen)
     for data in files.values():  # new patients, not the ones on record
         column = data.headers.index("mrn")
@@ -289,7 +293,7 @@ def import_rows(patients: str = "2000") -> dict[str, object]:
     uploads = [Upload(name, f"{name}.csv", csv_bytes(data)) for name, data in files.items()]
     started = time.perf_counter()
     with transaction.atomic():
-        report = import_register(uploads, by=admin, accept_warnings=True)
+        report = import_register(uploads, by=admin, clinic=clinic.name, accept_warnings=True)
         elapsed = time.perf_counter() - started
         transaction.set_rollback(True)
     assert report.saved, [str(p) for p in report.errors[:5]]
