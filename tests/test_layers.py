@@ -10,6 +10,7 @@ The floors, bottom to top (README "Layout"):
   care              the care status: loading facts, evaluating, storing, explaining, counting
   reminders         the reminder outbox, its rules, emails and the staff digest
   clinic            the application layer: actions (every write), pages, the admin
+  labs_in           lab results received from the laboratory (HL7 v2 over MLLP, files), their queue
   demo              demo and benchmark data, made through the actions
   b12clinic         the project: settings, URLs, the Celery app
 """
@@ -31,6 +32,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("care",),
     ("reminders",),
     ("clinic",),
+    ("labs_in",),
     ("demo",),
     ("b12clinic",),
 )
