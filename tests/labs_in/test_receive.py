@@ -158,3 +158,10 @@ def test_it_reads_files_of_several_messages_and_prints_each_ack(
     codes = [line.split("|")[1] for line in out.getvalue().splitlines() if line.startswith("MSA|")]
     assert codes == ["AA", "AA", "AE"]
     assert LabResult.objects.count() == 2
+
+
+def test_it_queues_the_same_result_sent_again_under_a_new_control_id(alice: Patient, oru: Callable[..., str]) -> None:
+    assert message_receive(text=oru(control_id="A")).code == "AA"
+    receipt = message_receive(text=oru(control_id="B"))
+    assert receipt.code == "AE" and "Needs confirmation" in receipt.ack
+    assert LabResult.objects.count() == 1
