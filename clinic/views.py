@@ -19,7 +19,7 @@ from accounts.clinics import clinics_of
 from audit.services import note_patients
 from care import selectors
 from care.models import CareAlert
-from clinic import actions, forms
+from clinic import actions, extensions, forms
 from patients.access import VIEW_PATIENT, patient_for, require
 from patients.forms import add_service_errors
 from patients.models import CauseKind, Patient
@@ -59,6 +59,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "alert_choices": [(rule, RULES[rule].text) for rule in selectors.ALERT_RULES],
             "cause_choices": CauseKind.choices,
             "reminders_failed_count": reminders_failed_count(clinics=clinics),
+            "extension_counts": extensions.dashboard_counts(clinics=clinics),
         },
     )
 

@@ -8,6 +8,7 @@ import pytest
 
 from labs_in import hl7in
 from patients.models import Patient
+from tests.ui.conftest import nurse_client, physician_client  # noqa: F401  (the page tests)
 
 BIRTH = "19700510"
 
