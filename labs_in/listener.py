@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
@@ -15,11 +16,13 @@ from hl7.mllp import HL7StreamReader, HL7StreamWriter, InvalidBlockError, start_
 
 from accounts.models import Clinic
 from labs_in import actions, hl7in
+from labs_in.drop_folder import drop_folder_scan
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 IDLE_TIMEOUT_SECONDS = 600.0
+DROP_FOLDER_EVERY_SECONDS = 5.0
 
 
 def _receive(text: str, clinic: Clinic | None) -> str:
@@ -32,11 +35,29 @@ def _receive(text: str, clinic: Clinic | None) -> str:
         return hl7in.ack(text, "AE", "The message could not be stored; send it again.", control_id="ERROR")
 
 
+def _scan(folder: Path, clinic: Clinic | None) -> None:
+    close_old_connections()
+    try:
+        drop_folder_scan(folder=folder, clinic=clinic)
+    except Exception:
+        log.exception("Drop folder %s could not be read", folder)
+
+
 class MllpListener:
+    """The MLLP server, and the drop folder's watcher when `drop_folder` is given (same process, same
+    worker thread for the database)."""
+
     def __init__(
-        self, *, host: str, port: int, clinic: Clinic | None, idle_timeout: float = IDLE_TIMEOUT_SECONDS
+        self,
+        *,
+        host: str,
+        port: int,
+        clinic: Clinic | None,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        drop_folder: Path | None = None,
     ) -> None:
         self.host, self.port, self.clinic, self.idle_timeout = host, port, clinic, idle_timeout
+        self.drop_folder = drop_folder
         self.address: tuple[str, int] | None = None
         self.ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -68,8 +89,18 @@ class MllpListener:
         self.address = server.sockets[0].getsockname()[:2]
         log.info("MLLP listener on %s:%s", *self.address)
         self.ready.set()
+        watcher = asyncio.create_task(self._watch()) if self.drop_folder else None
         async with server:
             await self._stop.wait()
+        if watcher:
+            watcher.cancel()
+
+    async def _watch(self) -> None:
+        assert self.drop_folder is not None
+        log.info("Watching the drop folder %s", self.drop_folder)
+        while True:
+            await sync_to_async(_scan, thread_sensitive=True)(self.drop_folder, self.clinic)
+            await asyncio.sleep(DROP_FOLDER_EVERY_SECONDS)
 
     def stop(self) -> None:
         """From any thread."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from decimal import Decimal
 
 import hl7.client
 import pytest
+from django.core.management import call_command
 
 from labs_in import hl7in
 from labs_in.listener import MllpListener
@@ -101,3 +103,19 @@ def test_it_closes_a_connection_whose_framing_is_lost_and_keeps_listening(
         raw.sendall(b"not a frame" + b"\x1c\r")
         assert raw.recv(100) == b""  # closed by the listener
     assert hl7in.ack_code(send(listener, oru())[0]) == "AA"
+
+
+def test_the_fake_laboratory_sends_results_the_listener_records_or_queues(
+    listener: MllpListener, alice: Patient
+) -> None:
+    assert listener.address
+    out = io.StringIO()
+    host, port = listener.address
+    call_command("fake_lab", host=host, port=port, count=1, seed=7, wait=5, stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert [line.rsplit(": ", 1)[1] for line in lines] == ["AA", "AE"]  # Alice's panel; a stranger's B12
+    assert {"b12", "folate", "hemoglobin", "mcv"} <= set(
+        LabResult.objects.filter(patient=alice).values_list("analyte", flat=True)
+    )
+    assert ReceivedResult.objects.get(status="pending").reason.startswith("Unknown patient")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=settings.HL7_HOST, help="Default: HL7_HOST (127.0.0.1).")
         parser.add_argument("--port", type=int, default=settings.HL7_PORT, help="Default: HL7_PORT (2575).")
         parser.add_argument(
+            "--drop-folder",
+            default=settings.HL7_DROP_FOLDER,
+            help="Watch this folder too (default: HL7_DROP_FOLDER, var/hl7-in); '' for none.",
+        )
+        parser.add_argument(
             "--clinic", default=None, help="The clinic's slug (default: HL7_CLINIC; blank: every clinic)."
         )
 
@@ -29,18 +35,23 @@ class Command(BaseCommand):
             clinic = actions.serving_clinic(options["clinic"])
         except ValueError as error:
             raise CommandError(str(error)) from error
-        listener = MllpListener(host=options["host"], port=options["port"], clinic=clinic)
+        folder = Path(options["drop_folder"]) if options["drop_folder"] else None
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
+        listener = MllpListener(host=options["host"], port=options["port"], clinic=clinic, drop_folder=folder)
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError):
+                with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
                     loop.add_signal_handler(sig, listener.stop)
             task = asyncio.create_task(listener.serve())
             await asyncio.get_running_loop().run_in_executor(None, listener.ready.wait, 30)
             if listener.address:
                 host, port = listener.address
                 self.stdout.write(f"Listening for HL7 (MLLP) on {host}:{port}, for {clinic or 'every clinic'}.")
+                if folder:
+                    self.stdout.write(f"Watching the drop folder {folder}.")
             await task
 
         try:
