@@ -41,7 +41,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
     limit = None if request.GET.get("all") == "1" else selectors.WORKLIST_LIMIT
     worklist = selectors.worklist(today=timezone.localdate(), clinics=clinics_of(request.user), limit=limit)
     note_patients(request, [row.status.patient_id for row in (*worklist.injections, *worklist.rechecks)])
-    return render(request, "clinic/worklist.html", {"worklist": worklist})
+    counts = extensions.dashboard_counts(clinics=clinics_of(request.user))
+    return render(request, "clinic/worklist.html", {"worklist": worklist, "extension_counts": counts})
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:

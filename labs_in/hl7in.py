@@ -105,9 +105,13 @@ def parse(text: str) -> Oru:
     control_id = _field(msh, 10)
     if not control_id:
         raise Unparseable("The message has no control id (MSH-10).")
-    pid = next((segment for segment in message if str(segment[0]) == "PID"), None)
-    if pid is None:
+    pids = [segment for segment in message if str(segment[0]) == "PID"]
+    if not pids:
         raise Unparseable("The message has no PID segment.")
+    if len(pids) > 1:
+        # Several patients in one ORU: refused whole rather than risk an OBX under the wrong PID.
+        raise Unparseable("One patient a message: this one has several PID segments; send one message each.")
+    pid = pids[0]
     observations = []
     observed: datetime.date | None = None
     for segment in message:

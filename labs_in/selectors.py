@@ -4,18 +4,16 @@ when it serves them all)."""
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 
 from accounts.models import Clinic
 from labs_in.models import ReceivedResult, ResultStatus
 
 
 def _visible(clinics: QuerySet[Clinic]) -> Q:
-    if not clinics.exists():
-        return Q(pk__in=[])
-    return Q(patient__clinic__in=clinics) | Q(
-        Q(patient__isnull=True) & (Q(message__clinic__in=clinics) | Q(message__clinic__isnull=True))
-    )
+    """One condition, no query of its own (an interface serving every clinic: staff of any clinic)."""
+    every_clinic = Q(message__clinic__isnull=True) & Q(Exists(clinics.values("pk")))
+    return Q(patient__clinic__in=clinics) | (Q(patient__isnull=True) & (Q(message__clinic__in=clinics) | every_clinic))
 
 
 def queue(*, clinics: QuerySet[Clinic], status: str = ResultStatus.PENDING) -> QuerySet[ReceivedResult]:

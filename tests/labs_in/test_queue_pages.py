@@ -149,6 +149,10 @@ def test_it_counts_the_queue_on_the_dashboard(
     assert "unmatched lab result" not in physician_client.get(reverse("dashboard")).content.decode()
 
 
+def test_it_shows_the_count_on_the_worklist_too(nurse_client: Client, queued: ReceivedResult) -> None:
+    assert "1 unmatched lab result." in nurse_client.get(reverse("worklist")).content.decode()
+
+
 def test_it_logs_who_read_a_matched_patients_result(
     nurse_client: Client, nurse: User, alice: Patient, oru: Callable[..., str]
 ) -> None:

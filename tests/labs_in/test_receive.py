@@ -127,6 +127,12 @@ def test_it_records_nothing_new_for_the_same_control_id(alice: Patient, oru: Cal
         ("MSH|^~\\&|LAB|X|B12|Y|20260301||ADT^A01|C1|P|2.5.1\rPID|1||MRN-100\r", "Only ORU R01"),
         ("MSH|^~\\&|LAB|X|B12|Y|20260301||ORU^R01||P|2.5.1\rPID|1||MRN-100\r", "no control id"),
         ("MSH|^~\\&|LAB|X|B12|Y|20260301||ORU^R01|C2|P|2.5.1\rPID|1||MRN-100\r", "no OBX"),
+        (
+            "MSH|^~\\&|LAB|X|B12|Y|20260301||ORU^R01|C3|P|2.5.1\rPID|1||MRN-100||A^B||19700510\r"
+            "OBX|1|NM|2132-9^B12^LN||350|pg/mL|||||F|||20260228\rPID|2||MRN-200||C^D||19800101\r"
+            "OBX|1|NM|2132-9^B12^LN||999|pg/mL|||||F|||20260228\r",
+            "several PID segments",
+        ),
     ],
 )
 def test_it_rejects_what_it_cannot_read_with_ar(text: str, reason: str, db: None) -> None:
@@ -165,3 +171,7 @@ def test_it_queues_the_same_result_sent_again_under_a_new_control_id(alice: Pati
     receipt = message_receive(text=oru(control_id="B"))
     assert receipt.code == "AE" and "Needs confirmation" in receipt.ack
     assert LabResult.objects.count() == 1
+
+
+def test_a_clinic_admin_may_extend_the_loinc_table(clinic_admin: object) -> None:
+    assert clinic_admin.has_perm("labs_in.add_loinccode")  # type: ignore[attr-defined]
