@@ -41,6 +41,18 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
+def identity_difference(result: ReceivedResult, patient: Patient) -> str:
+    """What differs between the patient fields of the message and `patient` ("" when nothing does)."""
+    differences = []
+    if result.birth_date and result.birth_date != patient.birth_date:
+        differences.append(f"born {result.birth_date:%d %b %Y} in the message, {patient.birth_date:%d %b %Y} on record")
+    if result.family_name and result.family_name.casefold() != patient.family_name.casefold():
+        differences.append(f"named {result.family_name} in the message, {patient.family_name} on record")
+    if not differences:
+        return ""
+    return f"{patient.full_name} ({patient.mrn}) is not quite the patient of the message: {'; '.join(differences)}."
+
+
 def _detail(
     request: HttpRequest, result: ReceivedResult, match: MatchForm | None = None, reject: RejectForm | None = None
 ) -> HttpResponse:
@@ -65,8 +77,11 @@ def result_match(request: HttpRequest, result_id: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         patient = Patient.objects.filter(mrn=data["mrn"].strip(), clinic__in=clinics_of(request.user)).first()
+        difference = identity_difference(result, patient) if patient is not None else ""
         if patient is None:
             form.add_error("mrn", "No patient with this record number in your clinics.")
+        elif difference and not data["confirm_identity"]:
+            form.ask_identity(difference)
         else:
             try:
                 actions.received_result_match(

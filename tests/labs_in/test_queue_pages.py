@@ -3,6 +3,7 @@ reject; scoped to the user's clinics; counted on the dashboard."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -63,7 +64,7 @@ def test_it_hides_results_received_for_another_clinic(client: Client, nurse: Use
 def test_it_records_a_result_matched_to_a_patient(
     nurse_client: Client, nurse: User, queued: ReceivedResult, make_patient: Callable[..., Patient]
 ) -> None:
-    patient = make_patient(mrn="MRN-200")
+    patient = make_patient(mrn="MRN-200", family_name="Smith")
     response = nurse_client.post(
         reverse("labs_in:match", args=[queued.pk]), {"mrn": "MRN-200", "analyte": "b12", "unit": "pg/mL"}
     )
@@ -75,12 +76,38 @@ def test_it_records_a_result_matched_to_a_patient(
     assert lab.received_result == queued
 
 
+@pytest.mark.parametrize(
+    ("overrides", "difference"),
+    [
+        ({"birth_date": datetime.date(1970, 5, 11)}, "born 10 May 1970 in the message, 11 May 1970 on record"),
+        ({"family_name": "Jones"}, "named SMITH in the message, Jones on record"),
+    ],
+)
+def test_it_asks_before_recording_for_a_patient_whose_name_or_birth_date_differs(
+    nurse_client: Client,
+    queued: ReceivedResult,
+    make_patient: Callable[..., Patient],
+    overrides: dict,
+    difference: str,
+) -> None:
+    make_patient(**{"mrn": "MRN-200", "family_name": "Smith", "birth_date": datetime.date(1970, 5, 10), **overrides})
+    data = {"mrn": "MRN-200", "analyte": "b12", "unit": "pg/mL"}
+    url = reverse("labs_in:match", args=[queued.pk])
+
+    asked = nurse_client.post(url, data)
+    assert asked.status_code == 400 and difference in asked.content.decode()
+    assert not LabResult.objects.exists()
+
+    assert nurse_client.post(url, {**data, "confirm_identity": "on"}).status_code == 302
+    assert LabResult.objects.count() == 1
+
+
 def test_it_asks_before_recording_an_unusual_value_and_records_it_once_confirmed(
     nurse_client: Client, oru: Callable[..., str], make_patient: Callable[..., Patient]
 ) -> None:
     message_receive(text=oru(observations=[("2132-9", "3000", "pg/mL")]))
     result = ReceivedResult.objects.get()
-    make_patient(mrn="MRN-200")
+    make_patient(mrn="MRN-200")  # Alice Example, born 1970-05-10, as in the message
     data = {"mrn": "MRN-200", "analyte": "b12", "unit": "pg/mL"}
     url = reverse("labs_in:match", args=[result.pk])
 
@@ -103,7 +130,7 @@ def test_it_asks_before_recording_an_unusual_value_and_records_it_once_confirmed
 def test_it_refuses_a_match_it_cannot_record(
     nurse_client: Client, queued: ReceivedResult, make_patient: Callable[..., Patient], data: dict, error: str
 ) -> None:
-    make_patient(mrn="MRN-200")
+    make_patient(mrn="MRN-200", family_name="Smith")
     response = nurse_client.post(reverse("labs_in:match", args=[queued.pk]), data)
     assert response.status_code == 400 and error in response.content.decode()
     queued.refresh_from_db()
