@@ -80,12 +80,25 @@ def hl7_date(value: str) -> datetime.date | None:
         return None
 
 
-def _field(segment: hl7.Segment, index: int, component: int = 1) -> str:
-    """Field `index`, its first repetition's `component`, as text ("" when absent)."""
+def _field(segment: hl7.Segment, index: int, component: int = 1, repeat: int = 1) -> str:
+    """Field `index`, its `repeat`th repetition's `component`, as text ("" when absent)."""
     try:
-        return str(segment.extract_field(field_num=index, repeat_num=1, component_num=component)).strip()
+        return str(segment.extract_field(field_num=index, repeat_num=repeat, component_num=component)).strip()
     except (IndexError, KeyError, TypeError, ValueError):
         return ""
+
+
+def _record_number(pid: hl7.Segment) -> str:
+    """PID-3: the identifier typed MR (medical record number) among its repetitions, else the first.
+    Laboratories often send an insurance or national number first."""
+    first = _field(pid, 3, 1)
+    for repeat in range(1, 11):
+        value = _field(pid, 3, 1, repeat)
+        if not value and repeat > 1:
+            break
+        if value and _field(pid, 3, 5, repeat).upper() == "MR":
+            return value
+    return first
 
 
 def parse(text: str) -> Oru:
@@ -140,7 +153,7 @@ def parse(text: str) -> Oru:
         sending_application=_field(msh, 3),
         sending_facility=_field(msh, 4),
         sent_at=_field(msh, 7),
-        mrn=_field(pid, 3, 1),
+        mrn=_record_number(pid),
         birth_date=hl7_date(_field(pid, 7)),
         family_name=_field(pid, 5, 1),
         given_name=_field(pid, 5, 2),

@@ -101,6 +101,15 @@ def test_it_never_matches_on_a_blank_record_number(alice: Patient, oru: Callable
     assert not LabResult.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "pid3",
+    ["MRN-100", "MRN-100^^^B12CLINIC^MR", "INS-1^^^PAYER^HC~MRN-100^^^B12CLINIC^MR", "MRN-100^^^B12^MR~INS-1^^^P^HC"],
+)
+def test_it_finds_the_record_number_among_the_identifiers(alice: Patient, oru: Callable[..., str], pid3: str) -> None:
+    text = oru().replace("PID|1||MRN-100^^^B12CLINIC^MR|", f"PID|1||{pid3}|")
+    assert message_receive(text=text).code == "AA"
+
+
 def test_it_records_the_matched_rows_and_queues_the_others_of_one_message(
     alice: Patient, oru: Callable[..., str]
 ) -> None:
