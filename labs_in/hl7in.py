@@ -127,6 +127,11 @@ def parse(text: str) -> Oru:
     pid = pids[0]
     observations = []
     observed: datetime.date | None = None
+
+    def text(value: str) -> str:
+        """HL7 escapes (\\T\\ for &, \\S\\ for ^ ...) read back as the characters they stand for."""
+        return message.unescape(value) if "\\" in value else value
+
     for segment in message:
         name = str(segment[0])
         if name == "OBR":
@@ -136,10 +141,10 @@ def parse(text: str) -> Oru:
                 Observation(
                     set_id=_field(segment, 1),
                     code=_field(segment, 3, 1),
-                    code_text=_field(segment, 3, 2),
+                    code_text=text(_field(segment, 3, 2)),
                     code_system=_field(segment, 3, 3),
-                    value=_field(segment, 5),
-                    unit=_field(segment, 6, 1),
+                    value=text(_field(segment, 5)),
+                    unit=text(_field(segment, 6, 1)),
                     reference_range=_field(segment, 7),
                     abnormal_flag=_field(segment, 8),
                     status=_field(segment, 11),
@@ -155,8 +160,8 @@ def parse(text: str) -> Oru:
         sent_at=_field(msh, 7),
         mrn=_record_number(pid),
         birth_date=hl7_date(_field(pid, 7)),
-        family_name=_field(pid, 5, 1),
-        given_name=_field(pid, 5, 2),
+        family_name=text(_field(pid, 5, 1)),
+        given_name=text(_field(pid, 5, 2)),
         sex=_field(pid, 8),
         observations=tuple(observations),
     )

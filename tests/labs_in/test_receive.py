@@ -184,3 +184,8 @@ def test_it_queues_the_same_result_sent_again_under_a_new_control_id(alice: Pati
 
 def test_a_clinic_admin_may_extend_the_loinc_table(clinic_admin: object) -> None:
     assert clinic_admin.has_perm("labs_in.add_loinccode")  # type: ignore[attr-defined]
+
+
+def test_it_reads_hl7_escapes_in_names(oru: Callable[..., str], db: None) -> None:
+    message_receive(text=oru(family_name="O\\T\\BRIEN", mrn="MRN-404"))
+    assert ReceivedResult.objects.get().family_name == "O&BRIEN"
