@@ -61,7 +61,11 @@ CLINIC_ADMIN_APPS = ("patients", "protocols", "care", "reminders", "audit", "aut
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     NURSE: _NURSE_PERMISSIONS,
     PHYSICIAN: _PHYSICIAN_PERMISSIONS,
-    CLINIC_ADMIN: _PHYSICIAN_PERMISSIONS,
+    # ... and the LOINC codes the lab interface (labs_in) maps, which a clinic extends.
+    CLINIC_ADMIN: [
+        *_PHYSICIAN_PERMISSIONS,
+        *[("labs_in", f"{verb}_loinccode") for verb in ("view", "add", "change", "delete")],
+    ],
     # No permission on any patient: every patient page answers 403.
     PROGRAMME: [("accounts", "view_programme")],
 }

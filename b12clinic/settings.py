@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "reminders",
     "clinic",
     "exchange",
+    "labs_in",
     "demo",
     # Last: its post_migrate handler grants roles the permissions every app above has just created.
     "accounts",
@@ -362,3 +363,13 @@ LOGGING = {
 
 # The admin shows each record's history; reverting from it would skip the services' checks.
 SIMPLE_HISTORY_REVERT_DISABLED = True
+
+
+# Lab results in (labs_in, README "Lab results in"): the MLLP listener's address, the drop folder, the
+# clinic the interface serves (a clinic's slug; blank: every clinic) and the account results are
+# entered by (made on first use; it cannot log in).
+HL7_HOST = env_str("HL7_HOST", "127.0.0.1")
+HL7_PORT = env_int("HL7_PORT", 2575)
+HL7_DROP_FOLDER = env_str("HL7_DROP_FOLDER", str(BASE_DIR / "var" / "hl7-in"))
+HL7_CLINIC = env_str("HL7_CLINIC", "")
+LAB_INTERFACE_USERNAME = env_str("LAB_INTERFACE_USERNAME", "lab-interface")

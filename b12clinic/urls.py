@@ -7,6 +7,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("reminders/", include("reminders.urls")),
+    path("lab-results/", include("labs_in.urls")),
     path("", include("exchange.urls")),
     path("", include("clinic.urls")),
 ]

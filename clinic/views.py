@@ -19,7 +19,7 @@ from accounts.clinics import clinics_of
 from audit.services import note_patients
 from care import selectors
 from care.models import CareAlert
-from clinic import actions, forms
+from clinic import actions, extensions, forms
 from patients.access import VIEW_PATIENT, patient_for, require
 from patients.forms import add_service_errors
 from patients.models import CauseKind, Patient
@@ -41,7 +41,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
     limit = None if request.GET.get("all") == "1" else selectors.WORKLIST_LIMIT
     worklist = selectors.worklist(today=timezone.localdate(), clinics=clinics_of(request.user), limit=limit)
     note_patients(request, [row.status.patient_id for row in (*worklist.injections, *worklist.rechecks)])
-    return render(request, "clinic/worklist.html", {"worklist": worklist})
+    counts = extensions.dashboard_counts(clinics=clinics_of(request.user))
+    return render(request, "clinic/worklist.html", {"worklist": worklist, "extension_counts": counts})
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -59,6 +60,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "alert_choices": [(rule, RULES[rule].text) for rule in selectors.ALERT_RULES],
             "cause_choices": CauseKind.choices,
             "reminders_failed_count": reminders_failed_count(clinics=clinics),
+            "extension_counts": extensions.dashboard_counts(clinics=clinics),
         },
     )
 

@@ -11,6 +11,8 @@ The floors, bottom to top (README "Layout"):
   reminders         the reminder outbox, its rules, emails and the staff digest
   clinic            the application layer: actions (every write), pages, the admin
   exchange          the register import and the CSV exports, through the actions
+  labs_in           lab results received from the laboratory (HL7 v2 over MLLP, files), their queue
+                    (exchange and labs_in share a floor: neither imports the other)
   demo              demo and benchmark data, made through the actions
   b12clinic         the project: settings, URLs, the Celery app
 """
@@ -32,7 +34,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("care",),
     ("reminders",),
     ("clinic",),
-    ("exchange",),
+    ("exchange", "labs_in"),
     ("demo",),
     ("b12clinic",),
 )
