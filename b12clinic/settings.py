@@ -370,6 +370,6 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # entered by (made on first use; it cannot log in).
 HL7_HOST = env_str("HL7_HOST", "127.0.0.1")
 HL7_PORT = env_int("HL7_PORT", 2575)
-HL7_DROP_FOLDER = env_str("HL7_DROP_FOLDER", str(BASE_DIR / "var" / "hl7-in"))
+HL7_DROP_FOLDER = env_str("HL7_DROP_FOLDER", str(VAR_DIR / "hl7-in"))
 HL7_CLINIC = env_str("HL7_CLINIC", "")
 LAB_INTERFACE_USERNAME = env_str("LAB_INTERFACE_USERNAME", "lab-interface")
