@@ -5,7 +5,10 @@ permissions of models added by later migrations."""
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -31,6 +34,17 @@ def require_password_change(user: object) -> None:
     AccountState.objects.update_or_create(user=user, defaults={"must_change_password": True})
 
 
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/London).") from error
+
+
 class Clinic(models.Model):
     """A clinic (site) of the programme. Every patient belongs to one (patients.Patient.clinic); staff
     belong to one or more (`staff`). Which clinics a user may see is accounts.clinics.clinics_of."""
@@ -38,6 +52,12 @@ class Clinic(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=50, unique=True)
     staff = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="clinics", blank=True)
+    # Where appointments are shown and letters come from: the clinic's own time zone (never UTC in
+    # anything a patient reads) and its letterhead.
+    time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone])
+    address = models.TextField(blank=True, help_text="The letterhead's address, one line per line.")
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -45,3 +65,7 @@ class Clinic(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)

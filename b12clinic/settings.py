@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "patients",
     "audit",
     "care",
+    "outreach",
     "reminders",
     "clinic",
     "exchange",

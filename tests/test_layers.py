@@ -8,6 +8,7 @@ The floors, bottom to top (README "Layout"):
   patients          the clinical record: models, validation, the services that write it, its own reads
   audit             who read which record
   care              the care status: loading facts, evaluating, storing, explaining, counting
+  outreach          bringing patients back: appointments, contact attempts, the clinic's capacity
   reminders         the reminder outbox, its rules, emails and the staff digest
   clinic            the application layer: actions (every write), pages, the admin
   exchange          the register import and the CSV exports, through the actions
@@ -32,6 +33,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("patients",),
     ("audit",),
     ("care",),
+    ("outreach",),
     ("reminders",),
     ("clinic",),
     ("exchange", "labs_in"),
