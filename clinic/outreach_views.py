@@ -23,7 +23,7 @@ from outreach import measures, selectors
 from outreach.access import appointment_for, outreach_patient_for
 from outreach.forms import AppointmentBookForm, AppointmentCancelForm, AppointmentRescheduleForm, ContactAttemptForm
 from outreach.models import Appointment, AppointmentKind, ContactOutcome
-from outreach.services import ADD_APPOINTMENT, ADD_CONTACT_ATTEMPT, CHANGE_APPOINTMENT
+from outreach.services import ADD_APPOINTMENT, ADD_CONTACT_ATTEMPT, CHANGE_APPOINTMENT, local_day
 from patients.access import require
 from patients.forms import add_service_errors
 from patients.models import DischargeReason, Patient
@@ -101,7 +101,9 @@ def appointment_book(request: HttpRequest, patient_id: int) -> HttpResponse:
     kind = request.POST.get("kind") or request.GET.get("kind") or AppointmentKind.INJECTION
     if kind not in AppointmentKind.values:
         kind = AppointmentKind.INJECTION
-    suggestion = selectors.booking_suggestion(patient=patient, kind=kind, today=timezone.localdate())
+    # Tomorrow at the clinic, wherever the server is.
+    today = local_day(timezone.now(), patient.clinic)
+    suggestion = selectors.booking_suggestion(patient=patient, kind=kind, today=today)
     if request.method == "POST":
         form = AppointmentBookForm(request.POST)
         if form.is_valid():

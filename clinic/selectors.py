@@ -7,7 +7,6 @@ import datetime
 from collections.abc import Mapping
 
 from django.db.models import Prefetch, QuerySet
-from django.utils import timezone
 
 from outreach.models import Appointment, ContactAttempt
 from patients.models import Decision, Injection, LabResult, Medication, Patient, SymptomCheck
@@ -44,7 +43,7 @@ def chart_timeline(
     zone = patient.clinic.zone
     entries = [
         *patient_timeline(patient, corrections),
-        *(TimelineEntry(timezone.localdate(c.at), c.at, "contact", c) for c in patient.contact_attempts.all()),
+        *(TimelineEntry(c.at.astimezone(zone).date(), c.at, "contact", c) for c in patient.contact_attempts.all()),
         *(
             TimelineEntry(a.starts_at.astimezone(zone).date(), a.starts_at, "appointment", a)
             for a in patient.appointments.all()

@@ -7,12 +7,15 @@ import datetime
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Clinic as Site
 from clinic import actions
 from outreach.selectors import outreach_list
+from patients.models import Patient
 from tests.outreach.conftest import tomorrow_at
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +106,18 @@ def test_the_chart_timeline_shows_every_call_and_appointment(client, clinic, nur
     page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
     assert 'data-kind="contact"' in page and "Wrong number" in page and "number unknown" in page
     assert 'data-kind="appointment"' in page and "Injection at 10:30: booked" in page
+
+
+def test_the_list_takes_the_same_queries_for_three_patients_as_for_six(clinic, nurse, notices) -> None:
+    def queries_with(more: int) -> int:
+        for i in range(more):
+            patient = clinic.overdue(10 + i, family_name=f"P{Patient.objects.count()}")
+            actions.contact_attempt_record(patient=patient, outcome="no_answer", by=nurse)
+            actions.appointment_book(patient=patient, kind="recheck", starts_at=tomorrow_at(9 + i), by=nurse)
+        with time_machine.travel(tomorrow_at(12, days=2), tick=False):
+            actions.appointments_mark_missed(now=timezone.now())
+            with CaptureQueriesContext(connection) as queries:
+                assert len(board().to_call) == Patient.objects.count()
+        return len(queries)
+
+    assert queries_with(3) == queries_with(3)  # six patients the second time, each with a call and a miss
