@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 
 import pytest
 
@@ -115,3 +116,18 @@ def test_it_suggests_the_first_free_slot(taken, expected) -> None:
 )
 def test_it_knows_which_visit_fulfils_an_appointment(visit, appointment, fulfils) -> None:
     assert rules.fulfils(visit_day=visit, appointment_day=appointment) is fulfils
+
+
+@pytest.mark.parametrize(
+    ("day", "utc_hour"),
+    [(D(2030, 3, 30), 10), (D(2030, 3, 31), 9), (D(2030, 10, 26), 9), (D(2030, 10, 27), 10)],
+)
+def test_a_booking_is_at_the_clinics_local_time_across_daylight_saving(day, utc_hour) -> None:
+    """10:00 in London is 10:00 UTC in winter and 09:00 UTC in summer (BST from 31 March 2030, to 27 October)."""
+    from outreach.forms import AppointmentBookForm
+
+    form = AppointmentBookForm({"kind": "injection", "day": day.isoformat(), "time": "10:00"})
+    assert form.is_valid(), form.errors
+    starts_at = form.starts_at(zoneinfo.ZoneInfo("Europe/London"))
+    assert starts_at.astimezone(datetime.UTC).hour == utc_hour
+    assert starts_at.astimezone(zoneinfo.ZoneInfo("Europe/London")).hour == 10
