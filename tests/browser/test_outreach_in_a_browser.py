@@ -77,3 +77,11 @@ def test_a_nurse_works_the_outreach_list_and_books_a_patient(
     page.get_by_role("link", name="Outreach", exact=True).click()
     expect(page.get_by_test_id("outreach-to-call").locator("tbody tr")).to_have_count(1)
     expect(page.get_by_test_id("outreach-to-call")).to_contain_text("Ada Lovelace")
+
+    # The outreach report: this month's two calls, one reached and booked, plotted by the static script.
+    page.get_by_role("link", name="Outreach report").click()
+    expect(page.locator("#outreach-plot")).to_have_attribute("data-ready", "1")
+    month = page.get_by_test_id("outreach-report").locator("tbody tr").first
+    expect(month.locator('[data-count="calls"]')).to_have_text("2")
+    expect(month.locator('[data-count="booked"]')).to_have_text("1")
+    page.screenshot(path=str(screenshots / "outreach-report.png"), full_page=True)
