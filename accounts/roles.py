@@ -13,7 +13,10 @@ PHYSICIAN = "physician"
 CLINIC_ADMIN = "clinic_admin"
 # A regional programme's view: every clinic's counts side by side, no patient names or records.
 PROGRAMME = "programme"
-ROLES = (NURSE, PHYSICIAN, CLINIC_ADMIN, PROGRAMME)
+# Calls overdue patients back to care: the outreach list with phone numbers, contact attempts and
+# appointments; no clinical record (every chart page is a 403), no decisions.
+CALL_CENTRE = "call_centre"
+ROLES = (NURSE, PHYSICIAN, CLINIC_ADMIN, PROGRAMME, CALL_CENTRE)
 
 # Permissions the services check server-side.
 MAKE_DECISION = "patients.make_decision"
@@ -26,9 +29,23 @@ CHANGE_LABRESULT = "patients.change_labresult"
 TRANSFER_PATIENT = "patients.transfer_patient"  # to another clinic, with a reason
 VIEW_PROGRAMME = "accounts.view_programme"
 IMPORT_REGISTER = "exchange.import_register"  # the register import and the whole-clinic export
+WORK_OUTREACH = "outreach.work_outreach"  # the outreach list: patients to call, with phone numbers
+VIEW_OUTREACH_MEASURES = "outreach.view_outreach_measures"  # counts per clinic and month, no patient
+VIEW_APPOINTMENT = "outreach.view_appointment"  # a clinic's day of appointments
 
 # (app_label, codename) per role; each role also has everything of the roles above it.
+_OUTREACH_PERMISSIONS = [
+    ("outreach", "work_outreach"),
+    ("outreach", "view_outreach_measures"),
+    ("outreach", "view_contactattempt"),
+    ("outreach", "add_contactattempt"),
+    ("outreach", "view_appointment"),
+    ("outreach", "add_appointment"),
+    ("outreach", "change_appointment"),  # reschedule, cancel
+    ("outreach", "view_cliniccapacity"),
+]
 _NURSE_PERMISSIONS = [
+    *_OUTREACH_PERMISSIONS,
     *[("patients", f"view_{m}") for m in ("patient", "cause", "regimen", "injection", "labresult")],
     *[("patients", f"view_{m}") for m in ("symptomcheck", "medication")],
     ("protocols", "view_protocolprofile"),
@@ -65,9 +82,12 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     CLINIC_ADMIN: [
         *_PHYSICIAN_PERMISSIONS,
         *[("labs_in", f"{verb}_loinccode") for verb in ("view", "add", "change", "delete")],
+        # ... and the appointments a day each clinic takes.
+        *[("outreach", f"{verb}_cliniccapacity") for verb in ("add", "change")],
     ],
     # No permission on any patient: every patient page answers 403.
-    PROGRAMME: [("accounts", "view_programme")],
+    PROGRAMME: [("accounts", "view_programme"), ("outreach", "view_outreach_measures")],
+    CALL_CENTRE: _OUTREACH_PERMISSIONS,
 }
 
 

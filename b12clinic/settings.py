@@ -316,6 +316,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Creates due reminder rows and, from the clinic's digest hour (reminder settings), the day's staff
     # digests; hands pending rows to the workers, requeues stuck ones (reminders/).
     "reminders-scan": {"task": "reminders.tasks.scan_reminders", "schedule": 5 * 60},
+    # Booked appointments whose day passed without the visit become missed (outreach list), within 15
+    # minutes of each clinic's midnight.
+    "mark-missed-appointments": {"task": "clinic.tasks.mark_missed_appointments", "schedule": 15 * 60},
 }
 
 # Security ------------------------------------------------------------------------------------------

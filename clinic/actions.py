@@ -29,11 +29,14 @@ from accounts import roles
 from care.models import CareAlert, CareStatus, Verdict
 from care.selectors import injection_early_warning
 from care.services import care_status_refresh, care_status_refresh_all
+from outreach import services as outreach
+from outreach.models import Appointment, AppointmentKind, AppointmentStatus, ClinicCapacity, ContactAttempt
 from patients import services as record
 from patients.models import ORAL_DOSE_MAX_MCG, ORAL_DOSE_MIN_MCG, Decision, Injection, Patient, Regimen
 from patients.plausibility import EARLY_DOSE, SoftWarning
 from protocols import services as profiles
 from protocols.models import ProtocolProfile
+from reminders.appointments import appointment_notice_queue
 from reminders.outbox import reminders_cancel_obsolete, reminders_follow_discharge
 
 Result = TypeVar("Result")
@@ -118,10 +121,8 @@ cause_remove = _action(record.cause_remove, _argument("cause"))
 regimen_set_profile = _action(record.regimen_set_profile, _argument("regimen"))
 injection_correct = _action(record.injection_correct, _argument("injection"))
 injection_void = _action(record.injection_void, _argument("injection"))
-lab_result_record = _action(record.lab_result_record, _argument("patient"))
 lab_result_correct = _action(record.lab_result_correct, _argument("lab"))
 lab_result_void = _action(record.lab_result_void, _argument("lab"))
-lab_panel_record = _action(record.lab_panel_record, _argument("patient"))
 symptom_check_record = _action(record.symptom_check_record, _argument("patient"))
 
 
@@ -142,7 +143,34 @@ def injection_record(
         patient=patient, given_at=given_at, warnings=warnings, history=history, **arguments
     )
     record_changed(patient)
+    if not history:
+        outreach.appointments_attend(
+            patient=patient, kind=AppointmentKind.INJECTION, visit_at=injection.given_at, now=timezone.now()
+        )
     return injection
+
+
+@transaction.atomic
+def lab_result_record(*, patient: Patient, **arguments: Any) -> Any:
+    """record.lab_result_record; the lab drawn marks the booked recheck it fulfils attended."""
+    lab = record.lab_result_record(patient=patient, **arguments)
+    record_changed(patient)
+    outreach.appointments_attend(
+        patient=patient, kind=AppointmentKind.RECHECK, visit_at=lab.collected_on, now=timezone.now()
+    )
+    return lab
+
+
+@transaction.atomic
+def lab_panel_record(*, patient: Patient, collected_on: datetime.date, **arguments: Any) -> Any:
+    """record.lab_panel_record; the draw marks the booked recheck it fulfils attended."""
+    result = record.lab_panel_record(patient=patient, collected_on=collected_on, **arguments)
+    record_changed(patient)
+    if isinstance(collected_on, datetime.date):
+        outreach.appointments_attend(
+            patient=patient, kind=AppointmentKind.RECHECK, visit_at=collected_on, now=timezone.now()
+        )
+    return result
 
 
 # The regimen as another system left it (the register import carries over decisions made before the
@@ -163,6 +191,14 @@ def patient_discharge(**arguments: Any) -> Patient:
     patient = record.patient_discharge(**arguments)
     record_changed(patient)
     reminders_follow_discharge(patient=patient)
+    now = arguments.get("now") or timezone.now()
+    for appointment in Appointment.objects.filter(patient=patient, status=AppointmentStatus.BOOKED):
+        outreach.appointment_cancel(
+            appointment=appointment, reason=f"Discharged: {patient.get_discharge_reason_display()}", by=None, now=now
+        )
+        # Nobody writes to a patient who died about the appointment; anyone else is told it is off.
+        if patient.discharge_reason != Patient.DischargeReason.DECEASED:
+            appointment_notice_queue(appointment=appointment, change="cancelled", now=now)
     return patient
 
 
@@ -486,3 +522,78 @@ def decision_acknowledge_alert(
         alert_since=alert.since,
         details={"severity": alert.severity_name, "message": alert.message},
     )
+
+
+# Outreach: calls and appointments ------------------------------------------------------------------
+# outreach.services writes the outreach tables; these add the patient's notice of an appointment
+# (reminders.appointments), in the same transaction.
+
+
+@transaction.atomic
+def contact_attempt_record(
+    *,
+    patient: Patient,
+    outcome: str,
+    by: AbstractBaseUser,
+    now: datetime.datetime | None = None,
+    note: str = "",
+    next_attempt_on: datetime.date | None = None,
+) -> ContactAttempt:
+    """A call to bring the patient back and its outcome. "Moved away" and "deceased" do not discharge
+    the patient here: the page leads a nurse to the discharge, with that reason."""
+    return outreach.contact_attempt_record(
+        patient=patient, outcome=outcome, by=by, now=now or timezone.now(), note=note, next_attempt_on=next_attempt_on
+    )
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    patient: Patient,
+    kind: str,
+    starts_at: datetime.datetime | None,
+    by: AbstractBaseUser,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    now = now or timezone.now()
+    appointment = outreach.appointment_book(patient=patient, kind=kind, starts_at=starts_at, by=by, now=now)
+    appointment_notice_queue(appointment=appointment, change="booked", now=now)
+    return appointment
+
+
+@transaction.atomic
+def appointment_reschedule(
+    *,
+    appointment: Appointment,
+    starts_at: datetime.datetime | None,
+    reason: str,
+    by: AbstractBaseUser,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    now = now or timezone.now()
+    appointment = outreach.appointment_reschedule(
+        appointment=appointment, starts_at=starts_at, reason=reason, by=by, now=now
+    )
+    appointment_notice_queue(appointment=appointment, change="rescheduled", now=now)
+    return appointment
+
+
+@transaction.atomic
+def appointment_cancel(
+    *, appointment: Appointment, reason: str, by: AbstractBaseUser, now: datetime.datetime | None = None
+) -> Appointment:
+    now = now or timezone.now()
+    appointment = outreach.appointment_cancel(appointment=appointment, reason=reason, by=by, now=now)
+    appointment_notice_queue(appointment=appointment, change="cancelled", now=now)
+    return appointment
+
+
+def appointments_mark_missed(*, now: datetime.datetime) -> int:
+    """The daily job (clinic.tasks): booked appointments whose day passed without the visit are
+    missed, which puts their patients on the outreach list."""
+    return outreach.appointments_mark_missed(now=now)
+
+
+@transaction.atomic
+def clinic_capacity_set(*, clinic: Any, appointments: Mapping[int, int], by: AbstractBaseUser) -> list[ClinicCapacity]:
+    return outreach.clinic_capacity_set(clinic=clinic, appointments=appointments, by=by)

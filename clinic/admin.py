@@ -29,6 +29,7 @@ from clinic import (
     actions,
     admin_accounts,  # noqa: F401  (the staff accounts admin)
 )
+from outreach.models import ClinicCapacity
 from patients import services as record
 from patients.models import (
     Cause,
@@ -415,3 +416,33 @@ class ProtocolProfileAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ProtocolProfile | None = None) -> bool:
         return False  # care statuses and history point at profiles; retire one with is_active instead
+
+
+@admin.register(ClinicCapacity)
+class ClinicCapacityAdmin(admin.ModelAdmin):
+    """The appointments a day each clinic takes, per weekday (the booking suggestion skips a full or
+    closed day). Clinic admins, for their own clinics; saved through actions.clinic_capacity_set."""
+
+    list_display = ["clinic", "weekday", "appointments"]
+    list_filter = ["clinic"]
+    ordering = ["clinic", "weekday"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ClinicCapacity]:
+        return super().get_queryset(request).filter(clinic__in=clinics_of(request.user))
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "clinic":
+            kwargs["queryset"] = clinics_of(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: ClinicCapacity, form: Any, change: bool) -> None:
+        if change and {"clinic", "weekday"} & set(form.changed_data):
+            # A row moved to another weekday: the old one goes back to the default.
+            ClinicCapacity.objects.filter(pk=obj.pk).delete()
+        saved = actions.clinic_capacity_set(
+            clinic=obj.clinic, appointments={obj.weekday: obj.appointments}, by=request.user
+        )
+        obj.pk = saved[0].pk
+
+    def has_delete_permission(self, request: HttpRequest, obj: ClinicCapacity | None = None) -> bool:
+        return bool(request.user.has_perm("outreach.change_cliniccapacity"))

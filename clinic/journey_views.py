@@ -262,7 +262,10 @@ def patient_discharge(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.user, patient_id, permission=CHANGE_PATIENT)
     if not patient.is_active:
         return redirect("patient_detail", patient_id=patient.pk)
-    form = forms.DischargeForm(request.POST or None)
+    # The outreach list leads here with the reason a call found out ("moved away", "deceased").
+    reason = request.GET.get("reason", "")
+    initial = {"reason": reason} if reason in Patient.DischargeReason.values else {}
+    form = forms.DischargeForm(request.POST or None, initial=initial)
     return _submitted(
         request,
         patient,

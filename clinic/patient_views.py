@@ -66,7 +66,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "age": patient.age_on(today),
         "alerts": list(patient.care_alerts.all()),
         "explanation": care_status_explanation(status, alerts=patient.care_alerts.all()) if status else [],
-        "timeline": record_selectors.patient_timeline(patient, record_selectors.entry_corrections(patient)),
+        "timeline": selectors.chart_timeline(patient, record_selectors.entry_corrections(patient)),
         "trend": record_selectors.b12_trend(patient),
         "active_medications": [m for m in patient.medications.all() if m.stop is None],
         "can_decide": request.user.has_perm("patients.make_decision"),

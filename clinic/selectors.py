@@ -3,9 +3,14 @@ decisions, the explanation, reminders). The worklist, dashboard and search are c
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Mapping
+
 from django.db.models import Prefetch, QuerySet
 
+from outreach.models import Appointment, ContactAttempt
 from patients.models import Decision, Injection, LabResult, Medication, Patient, SymptomCheck
+from patients.selectors import Correction, TimelineEntry, patient_timeline
 
 
 def patient_chart_queryset() -> QuerySet[Patient]:
@@ -24,4 +29,26 @@ def patient_chart_queryset() -> QuerySet[Patient]:
         Prefetch("symptom_checks", queryset=SymptomCheck.objects.select_related("recorded_by")),
         Prefetch("medications", queryset=Medication.objects.select_related("recorded_by")),
         Prefetch("decisions", queryset=Decision.objects.select_related("made_by")),
+        Prefetch("contact_attempts", queryset=ContactAttempt.objects.select_related("by")),
+        Prefetch("appointments", queryset=Appointment.objects.select_related("booked_by")),
     )
+
+
+def chart_timeline(
+    patient: Patient, corrections: Mapping[tuple[str, int], list[Correction]] | None = None
+) -> list[TimelineEntry]:
+    """The record's timeline (patients.selectors.patient_timeline) with every call to bring the patient
+    back ("contact") and every appointment ("appointment", on its day at the clinic), newest first.
+    No queries beyond patient_chart_queryset's."""
+    zone = patient.clinic.zone
+    entries = [
+        *patient_timeline(patient, corrections),
+        *(TimelineEntry(c.at.astimezone(zone).date(), c.at, "contact", c) for c in patient.contact_attempts.all()),
+        *(
+            TimelineEntry(a.starts_at.astimezone(zone).date(), a.starts_at, "appointment", a)
+            for a in patient.appointments.all()
+        ),
+    ]
+    midnight = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+    entries.sort(key=lambda e: (e.day, e.moment or midnight), reverse=True)
+    return entries

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clinic import journey_views, patient_views, views
+from clinic import journey_views, outreach_views, patient_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -46,4 +46,18 @@ urlpatterns = [
     path("patients/<int:patient_id>/discharge/", journey_views.patient_discharge, name="patient_discharge"),
     path("patients/<int:patient_id>/readmit/", journey_views.patient_readmit, name="patient_readmit"),
     path("patients/<int:patient_id>/transfer/", journey_views.patient_transfer, name="patient_transfer"),
+    # Outreach and appointments (clinic.outreach_views).
+    path("outreach/", outreach_views.outreach_list, name="outreach_list"),
+    path("outreach/report/", outreach_views.outreach_report, name="outreach_report"),
+    path(
+        "outreach/patients/<int:patient_id>/call/", outreach_views.contact_attempt_create, name="contact_attempt_create"
+    ),
+    path("outreach/patients/<int:patient_id>/book/", outreach_views.appointment_book, name="appointment_book"),
+    path("appointments/", outreach_views.appointment_day, name="appointment_day"),
+    path(
+        "appointments/<int:appointment_id>/reschedule/",
+        outreach_views.appointment_reschedule,
+        name="appointment_reschedule",
+    ),
+    path("appointments/<int:appointment_id>/cancel/", outreach_views.appointment_cancel, name="appointment_cancel"),
 ]

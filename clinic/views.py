@@ -20,6 +20,7 @@ from audit.services import note_patients
 from care import selectors
 from care.models import CareAlert
 from clinic import actions, extensions, forms
+from outreach.measures import recent_measures
 from patients.access import VIEW_PATIENT, patient_for, require
 from patients.forms import add_service_errors
 from patients.models import CauseKind, Patient
@@ -28,10 +29,12 @@ from reminders.selectors import reminders_failed_count
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Physicians start on the dashboard, the programme role on its clinics' numbers, everyone else on
-    today's worklist."""
+    """Physicians start on the dashboard, the programme role on its clinics' numbers, the call centre on
+    the outreach list, everyone else on today's worklist."""
     if not request.user.has_perm(VIEW_PATIENT) and request.user.has_perm(roles.VIEW_PROGRAMME):
         return redirect("programme")
+    if not request.user.has_perm(VIEW_PATIENT) and request.user.has_perm(roles.WORK_OUTREACH):
+        return redirect("outreach_list")  # the call centre
     require(request.user, VIEW_PATIENT)
     return redirect("dashboard" if request.user.has_perm(roles.MAKE_DECISION) else "worklist")
 
@@ -61,6 +64,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "cause_choices": CauseKind.choices,
             "reminders_failed_count": reminders_failed_count(clinics=clinics),
             "extension_counts": extensions.dashboard_counts(clinics=clinics),
+            "outreach": recent_measures(clinics=clinics, today=timezone.localdate()),
         },
     )
 

@@ -60,3 +60,71 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.starts_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class ContactOutcome(models.TextChoices):
+    REACHED_BOOKED = "reached_booked", "Reached, booked"
+    REACHED_CALL_BACK = "reached_call_back", "Reached, will call back"
+    NO_ANSWER = "no_answer", "No answer"
+    VOICEMAIL = "voicemail", "Voicemail"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    MOVED_AWAY = "moved_away", "Moved away"
+    DECLINED = "declined", "Declined"
+    DECEASED = "deceased", "Deceased"
+
+
+class ContactAttempt(models.Model):
+    """One call (or visit, or letter answered) to bring a patient back, with what came of it. Append-only:
+    a mistaken attempt is followed by a better one, never edited."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="contact_attempts")
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=20, choices=ContactOutcome.choices)
+    note = models.TextField(blank=True)
+    # Until this date the patient waits below the list of patients to call (outreach.selectors).
+    next_attempt_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(outcome__in=ContactOutcome.values), name="contact_outcome_valid"),
+        ]
+        indexes = [models.Index(fields=["patient", "-at"], name="contact_attempt_latest")]
+        permissions = [
+            ("work_outreach", "See the outreach list with phone numbers, and call patients back to care"),
+            ("view_outreach_measures", "See the outreach measures (counts per clinic and month, no patient)"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ClinicCapacity(models.Model):
+    """How many appointments a clinic takes on one weekday (0 Monday .. 6 Sunday; 0 appointments: closed).
+    A weekday without a row takes DEFAULT_CAPACITY[weekday] (outreach.booking)."""
+
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.CASCADE, related_name="capacities")
+    weekday = models.PositiveSmallIntegerField(
+        choices=[
+            (0, "Monday"),
+            (1, "Tuesday"),
+            (2, "Wednesday"),
+            (3, "Thursday"),
+            (4, "Friday"),
+            (5, "Saturday"),
+            (6, "Sunday"),
+        ]
+    )
+    appointments = models.PositiveSmallIntegerField(help_text="Appointments a day; 0 when the clinic is closed.")
+
+    class Meta:
+        ordering = ["clinic", "weekday"]
+        verbose_name_plural = "clinic capacities"
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "weekday"], name="clinic_capacity_one_per_weekday"),
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="clinic_capacity_weekday_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinic}: {self.appointments} on {self.get_weekday_display()}"

@@ -412,6 +412,7 @@ class Command(BaseCommand):
             physician = seeder.user("physician", roles.PHYSICIAN, first="Philip", last="Physician", clinics=both)
             seeder.user("south-nurse", roles.NURSE, first="Sunita", last="South", clinics=(south,))
             seeder.user("programme", roles.PROGRAMME, first="Pat", last="Programme", clinics=both)
+            seeder.user("callcentre", roles.CALL_CENTRE, first="Cora", last="Caller", clinics=both)
             seeder.user("admin", roles.CLINIC_ADMIN, first="Ada", last="Admin", clinics=both, admin=True)
         created = 0
         for demo in DEMOS:
@@ -427,6 +428,7 @@ class Command(BaseCommand):
             ("physician", "physician, both clinics"),
             ("south-nurse", "nurse, South clinic only"),
             ("programme", "programme: each clinic's numbers, no patient records"),
+            ("callcentre", "call centre: the outreach list and appointments, no clinical record"),
             ("admin", "clinic admin, superuser: every clinic"),
         ):
             self.stdout.write(f"  {username:<11} / {password}   ({role})")
