@@ -26,6 +26,10 @@ CHANGE_LABRESULT = "patients.change_labresult"
 TRANSFER_PATIENT = "patients.transfer_patient"  # to another clinic, with a reason
 VIEW_PROGRAMME = "accounts.view_programme"
 IMPORT_REGISTER = "exchange.import_register"  # the register import and the whole-clinic export
+# The FHIR API (fhir_api): reading records with a token (physicians, clinic admins), and posting lab
+# results to it (clinic admins; give it to a laboratory's account by hand, not to a role, as needed).
+USE_API = "fhir_api.use_api"
+POST_RESULTS = "fhir_api.post_results"
 
 # (app_label, codename) per role; each role also has everything of the roles above it.
 _NURSE_PERMISSIONS = [
@@ -54,6 +58,7 @@ _PHYSICIAN_PERMISSIONS = [
     ("patients", "make_decision"),
     ("patients", "add_decision"),
     ("patients", "transfer_patient"),
+    ("fhir_api", "use_api"),
 ]
 # clinic_admin gets every permission of these apps on top (see the migration).
 CLINIC_ADMIN_APPS = ("patients", "protocols", "care", "reminders", "audit", "auth", "exchange")
@@ -65,6 +70,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     CLINIC_ADMIN: [
         *_PHYSICIAN_PERMISSIONS,
         *[("labs_in", f"{verb}_loinccode") for verb in ("view", "add", "change", "delete")],
+        ("fhir_api", "post_results"),
     ],
     # No permission on any patient: every patient page answers 403.
     PROGRAMME: [("accounts", "view_programme")],
