@@ -23,7 +23,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from fhir.resources.R4B.resource import Resource
 
-from care.models import CareAlert, CareStatus
+from care.models import CareAlert, CareStatus, RecheckLab
 from fhir_api import codes
 from labs_in import loinc
 from patients.models import Cause, Injection, LabResult, Patient
@@ -206,7 +206,8 @@ def _activity(text: str, when: datetime.date | None) -> dict[str, Any]:
 
 
 def care_plan_resource(status: CareStatus, *, patient: Patient) -> CarePlan:
-    labs = ", ".join(units.analyte(code).label for code in status.recheck_labs or []) or "B12"
+    names = dict(RecheckLab.choices)
+    labs = ", ".join(str(names.get(code, code)) for code in status.recheck_labs or []) or "B12"
     data: dict[str, Any] = {
         "resourceType": "CarePlan",
         "id": f"careplan-{patient.pk}",

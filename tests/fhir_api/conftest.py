@@ -57,17 +57,36 @@ def charted(make_patient: Callable[..., Patient], nurse: User, physician: User) 
     entered in error) and a care status."""
     north = Clinic.objects.order_by("pk").first()  # the fresh database's clinic, the staff's
     patient = make_patient(mrn="MRN-100", phone="01234 567890", email="alice@example.org", clinic=north)
-    actions.cause_add(patient=patient, kind="pernicious_anemia", by=physician, start=datetime.date(2025, 6, 1), today=TODAY)
+    actions.cause_add(
+        patient=patient, kind="pernicious_anemia", by=physician, start=datetime.date(2025, 6, 1), today=TODAY
+    )
     actions.cause_add(patient=patient, kind="metformin", by=physician, start=datetime.date(2020, 1, 1), today=TODAY)
-    base = {"drug": "hydroxocobalamin", "dose_mcg": 1000, "route": "im", "site": "left_deltoid", "lot_number": "HY-1",
-            "lot_expiry": datetime.date(2027, 1, 31), "given_by": nurse, "now": NOW}
+    base = {
+        "drug": "hydroxocobalamin",
+        "dose_mcg": 1000,
+        "route": "im",
+        "site": "left_deltoid",
+        "lot_number": "HY-1",
+        "lot_expiry": datetime.date(2027, 1, 31),
+        "given_by": nurse,
+        "now": NOW,
+    }
     actions.injection_record(patient=patient, given_at=NOW - datetime.timedelta(days=2), confirmed=CODES, **base)
-    wrong = actions.injection_record(patient=patient, given_at=NOW - datetime.timedelta(hours=1), confirmed=CODES, **base)
+    wrong = actions.injection_record(
+        patient=patient, given_at=NOW - datetime.timedelta(hours=1), confirmed=CODES, **base
+    )
     actions.injection_void(injection=wrong, by=nurse, reason="Recorded on the wrong patient", now=NOW)
     for value, unit in (("150", "pg/mL"), ("250", "pmol/L"), ("180", "pg/mL")):
         lab = actions.lab_result_record(
-            patient=patient, analyte="b12", value=value, unit=unit, collected_on=TODAY - datetime.timedelta(days=10),
-            entered_by=nurse, today=TODAY, now=NOW, confirmed=CODES,
+            patient=patient,
+            analyte="b12",
+            value=value,
+            unit=unit,
+            collected_on=TODAY - datetime.timedelta(days=10),
+            entered_by=nurse,
+            today=TODAY,
+            now=NOW,
+            confirmed=CODES,
         )
     actions.lab_result_void(lab=lab, by=nurse, reason="Typed twice", now=NOW)
     return Patient.objects.get(pk=patient.pk)
