@@ -16,6 +16,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from accounts.clinics import clinics_of
 from accounts.models import Clinic
@@ -231,12 +233,9 @@ def _queue_clinic(user: AbstractBaseUser) -> Clinic | None:
 
 
 def _outcome_entry(status: str, text: str, severity: str, *, location: str = "") -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "status": status,
-        "outcome": resources.operation_outcome(
-            text, severity=severity, code="informational" if severity == "information" else "processing"
-        ),
-    }
+    code = "informational" if severity == "information" else "processing"
+    outcome = resources.operation_outcome(text, severity=severity, code=code)
+    response: dict[str, Any] = {"status": status, "outcome": outcome.model_dump(mode="json", exclude_none=True)}
     if location:
         response["location"] = location
     return {"response": response}
@@ -260,7 +259,7 @@ def _observation_entry(receipt: labs_in_actions.Receipt) -> dict[str, Any]:
     return _outcome_entry("202 Accepted", f"Queued for the clinic's staff to match: {result.reason}", "warning")
 
 
-def observations_receive(*, user: AbstractBaseUser, body: bytes) -> tuple[int, dict[str, Any]]:
+def observations_receive(*, user: AbstractBaseUser, body: bytes) -> tuple[int, str]:
     """A posted transaction or batch Bundle of Observations: each recorded (201), queued with the
     reason (202), already received (200), or refused (4xx). A transaction with a refused entry
     records nothing (400, the problems in one OperationOutcome). Returns (HTTP status, the answer)."""
@@ -271,7 +270,7 @@ def observations_receive(*, user: AbstractBaseUser, body: bytes) -> tuple[int, d
     try:
         posted = inbound.parse(body, mrn_system=settings.FHIR_MRN_SYSTEM)
     except inbound.BundleRefused as error:
-        return 400, resources.operation_outcome(str(error), code="structure").model_dump(mode="json", exclude_none=True)
+        return 400, resources.to_json(resources.operation_outcome(str(error), code="structure"))
     if posted.type == "transaction" and posted.refused:
         problems = [
             {
@@ -282,7 +281,9 @@ def observations_receive(*, user: AbstractBaseUser, body: bytes) -> tuple[int, d
             }
             for entry in posted.refused
         ]
-        return 400, {"resourceType": "OperationOutcome", "issue": problems}
+        return 400, resources.to_json(
+            OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": problems})
+        )
     answers: list[dict[str, Any]] = []
     fields = labs_in_actions.Fields(
         mrn="the subject Patient's identifier",
@@ -307,5 +308,5 @@ def observations_receive(*, user: AbstractBaseUser, body: bytes) -> tuple[int, d
                     received=entry.received, raw=entry.raw, clinic=clinic, by=user, via="fhir", fields=fields
                 )
                 answers.append(_observation_entry(receipt))
-    response = {"resourceType": "Bundle", "type": f"{posted.type}-response", "entry": answers}
-    return 200, response
+    response = Bundle.model_validate({"resourceType": "Bundle", "type": f"{posted.type}-response", "entry": answers})
+    return 200, resources.to_json(response)

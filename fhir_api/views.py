@@ -136,7 +136,6 @@ def metadata(request: HttpRequest) -> HttpResponse:
 def root(request: HttpRequest) -> HttpResponse:
     """POST a transaction or batch Bundle of Observations: lab results in (actions.observations_receive)."""
     status, answer = actions.observations_receive(user=request.user, body=request.body)
-    note_patients(request, [])
     return _answer(answer, status)
 
 
