@@ -35,7 +35,11 @@ def observation(
     unit: str = "pg/mL",
     status: str = "final",
 ) -> dict[str, Any]:
-    patient: dict[str, Any] = {"resourceType": "Patient", "id": "p", "name": [{"family": "Example", "given": ["Alice"]}]}
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": "p",
+        "name": [{"family": "Example", "given": ["Alice"]}],
+    }
     if mrn:
         patient["identifier"] = [{"system": "urn:b12clinic:mrn", "value": mrn}]
     if birth:
@@ -54,7 +58,11 @@ def observation(
 
 def bundle(*resources: dict[str, Any], kind: str = "transaction") -> str:
     entries = [
-        {"fullUrl": f"urn:uuid:{index}", "resource": resource, "request": {"method": "POST", "url": resource["resourceType"]}}
+        {
+            "fullUrl": f"urn:uuid:{index}",
+            "resource": resource,
+            "request": {"method": "POST", "url": resource["resourceType"]},
+        }
         for index, resource in enumerate(resources)
     ]
     return json.dumps({"resourceType": "Bundle", "type": kind, "entry": entries})
@@ -88,14 +96,22 @@ def test_it_records_a_result_of_a_matched_patient(post, alice: Patient, clinic_a
     lab = LabResult.objects.get(patient=alice)
     assert statuses(answer) == ["201 Created"]
     assert answer.entry[0].response.location == f"Observation/lab-{lab.pk}"
-    assert (lab.analyte, lab.value_entered, lab.unit_entered, lab.value_canonical) == ("b12", Decimal(350), "pg/mL", Decimal(350))
+    assert (lab.analyte, lab.value_entered, lab.unit_entered, lab.value_canonical) == (
+        "b12",
+        Decimal(350),
+        "pg/mL",
+        Decimal(350),
+    )
     assert lab.collected_on == datetime.date(2026, 2, 28)
     assert lab.entered_by == clinic_admin
     result = ReceivedResult.objects.get()
     assert (result.status, result.lab, result.patient) == (ResultStatus.RECORDED, lab, alice)
     message = result.message
     assert (message.sending_application, message.sending_facility, message.control_id, message.received_by) == (
-        "FHIR", "https://lab.example.org/results", "obs-1", "fhir"
+        "FHIR",
+        "https://lab.example.org/results",
+        "obs-1",
+        "fhir",
     )
     assert json.loads(message.raw) == observation()  # the source kept: the posted resource
 
@@ -112,8 +128,14 @@ def test_it_converts_units_as_hl7_does(post, alice: Patient) -> None:
     [
         ({"mrn": "MRN-999"}, "Unknown patient: no patient with record number MRN-999 born 1970-05-10"),
         ({"birth": "1970-05-11"}, "Unknown patient: no patient with record number MRN-100 born 1970-05-11"),
-        ({"mrn": ""}, "No record number (the subject Patient's identifier): a result is never matched on a blank field."),
-        ({"birth": None}, "No readable birth date (the subject Patient's birthDate): a result is never matched on a blank field."),
+        (
+            {"mrn": ""},
+            "No record number (the subject Patient's identifier): a result is never matched on a blank field.",
+        ),
+        (
+            {"birth": None},
+            "No readable birth date (the subject Patient's birthDate): a result is never matched on a blank field.",
+        ),
         ({"code": "9999-9"}, "Unknown LOINC code 9999-9"),
         ({"unit": "mg/L"}, "Unknown unit: 'mg/L' is not a unit for b12"),
         ({"value": 999999}, "Refused: value:"),
@@ -159,9 +181,15 @@ def test_a_transaction_with_a_refused_entry_records_nothing(post, alice: Patient
     del no_identifier["identifier"]
     invalid = observation("obs-3")
     invalid["status"] = 42
-    outcome = post(bundle(observation(), no_identifier, invalid, {"resourceType": "Encounter", "status": "finished"}), expect=400)
+    outcome = post(
+        bundle(observation(), no_identifier, invalid, {"resourceType": "Encounter", "status": "finished"}), expect=400
+    )
     assert outcome["resourceType"] == "OperationOutcome"
-    assert [issue["expression"] for issue in outcome["issue"]] == [["Bundle.entry[1]"], ["Bundle.entry[2]"], ["Bundle.entry[3]"]]
+    assert [issue["expression"] for issue in outcome["issue"]] == [
+        ["Bundle.entry[1]"],
+        ["Bundle.entry[2]"],
+        ["Bundle.entry[3]"],
+    ]
     assert "identifier" in outcome["issue"][0]["diagnostics"]
     assert not ReceivedMessage.objects.exists() and not LabResult.objects.exists()
 
@@ -189,22 +217,32 @@ def test_the_subject_may_be_a_patient_entry_of_the_bundle(post, alice: Patient) 
 
 @pytest.mark.parametrize(
     "body",
-    ["not json", json.dumps({"resourceType": "Observation"}), json.dumps({"resourceType": "Bundle", "type": "collection"})],
+    [
+        "not json",
+        json.dumps({"resourceType": "Observation"}),
+        json.dumps({"resourceType": "Bundle", "type": "collection"}),
+    ],
 )
 def test_a_body_that_is_not_a_transaction_or_batch_is_a_400(post, body: str) -> None:
     assert post(body, expect=400)["resourceType"] == "OperationOutcome"
 
 
 def test_posting_needs_the_permission_to_post_results(api, token_for, physician: User, alice: Patient) -> None:
-    response = api("post", "/fhir/", token_for(physician), data=bundle(observation()), content_type="application/fhir+json")
+    response = api(
+        "post", "/fhir/", token_for(physician), data=bundle(observation()), content_type="application/fhir+json"
+    )
     assert response.status_code == 403
-    assert api("post", "/fhir/", None, data=bundle(observation()), content_type="application/fhir+json").status_code == 401
+    assert (
+        api("post", "/fhir/", None, data=bundle(observation()), content_type="application/fhir+json").status_code == 401
+    )
     assert not ReceivedMessage.objects.exists()
 
 
 def test_an_account_of_some_clinics_but_not_all_cannot_post(api, token_for, clinic_admin: User, alice: Patient) -> None:
     Clinic.objects.create(name="South", slug="south").staff.add(clinic_admin)
     Clinic.objects.create(name="East", slug="east")
-    response = api("post", "/fhir/", token_for(clinic_admin), data=bundle(observation()), content_type="application/fhir+json")
+    response = api(
+        "post", "/fhir/", token_for(clinic_admin), data=bundle(observation()), content_type="application/fhir+json"
+    )
     assert response.status_code == 403
     assert "one clinic" in json.loads(response.content)["issue"][0]["diagnostics"]
