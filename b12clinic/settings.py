@@ -317,6 +317,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Creates due reminder rows and, from the clinic's digest hour (reminder settings), the day's staff
     # digests; hands pending rows to the workers, requeues stuck ones (reminders/).
     "reminders-scan": {"task": "reminders.tasks.scan_reminders", "schedule": 5 * 60},
+    # Deletes the files of FHIR bulk exports older than FHIR_EXPORT_KEEP_HOURS (fhir_api/).
+    "fhir-exports-expire": {"task": "fhir_api.tasks.expire_exports", "schedule": 60 * 60},
 }
 
 # Security ------------------------------------------------------------------------------------------

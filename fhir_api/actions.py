@@ -134,10 +134,6 @@ def _cancelled(export: BulkExport) -> bool:
     return BulkExport.objects.filter(pk=export.pk, status=ExportStatus.CANCELLED).exists()
 
 
-def _since(resource_time: Any, since: datetime.datetime | None) -> bool:
-    return since is None or resource_time is None or resource_time >= since
-
-
 def export_run(*, export_id: str) -> str:
     """Write the export's NDJSON files, one a resource type, patient by patient (progress noted;
     a cancellation stops it and removes the files). Claimed once: a second run does nothing."""
@@ -155,7 +151,7 @@ def export_run(*, export_id: str) -> str:
         for number, patient in enumerate(patients, start=1):
             if number % 10 == 1 and _cancelled(export):
                 return "cancelled"
-            if not _since(patient.updated_at, export.since) and not _changed_since(patient, export.since):
+            if not _changed_since(patient, export.since):
                 continue
             for resource in resources.everything(patient):
                 kind = resource.get_resource_type()
@@ -195,11 +191,15 @@ def export_run(*, export_id: str) -> str:
 
 
 def _changed_since(patient: Any, since: datetime.datetime | None) -> bool:
-    """With _since: a patient is exported whole when anything of theirs was entered after it."""
-    if since is None:
+    """With _since, a patient is exported (whole) when their record or an injection, lab or cause of
+    theirs was written at or after it. (A correction or an entered-in-error mark changes the
+    patient's history, not these times: export without _since to be sure of every change.)"""
+    if since is None or patient.updated_at >= since:
         return True
     return (
-        patient.injections.filter(created_at__gte=since).exists() or patient.labs.filter(entered_at__gte=since).exists()
+        patient.injections.filter(created_at__gte=since).exists()
+        or patient.labs.filter(entered_at__gte=since).exists()
+        or patient.causes.filter(recorded_at__gte=since).exists()
     )
 
 
@@ -211,6 +211,19 @@ def export_cancel(*, user: AbstractBaseUser, export: BulkExport) -> None:
         status=ExportStatus.CANCELLED, finished_at=timezone.now()
     )
     shutil.rmtree(export_directory(export), ignore_errors=True)
+
+
+def exports_expire(*, now: datetime.datetime) -> int:
+    """Delete the files of exports finished more than FHIR_EXPORT_KEEP_HOURS ago (hourly, by beat):
+    patient data does not linger on disk. Returns how many expired."""
+    cutoff = now - datetime.timedelta(hours=settings.FHIR_EXPORT_KEEP_HOURS)
+    expired = 0
+    finished = BulkExport.objects.filter(status__in=[ExportStatus.DONE, ExportStatus.FAILED], finished_at__lt=cutoff)
+    for export in finished:
+        if BulkExport.objects.filter(pk=export.pk, status=export.status).update(status=ExportStatus.EXPIRED):
+            shutil.rmtree(export_directory(export), ignore_errors=True)
+            expired += 1
+    return expired
 
 
 # FHIR in -----------------------------------------------------------------------------------------
@@ -263,7 +276,6 @@ def observations_receive(*, user: AbstractBaseUser, body: bytes) -> tuple[int, s
     """A posted transaction or batch Bundle of Observations: each recorded (201), queued with the
     reason (202), already received (200), or refused (4xx). A transaction with a refused entry
     records nothing (400, the problems in one OperationOutcome). Returns (HTTP status, the answer)."""
-    require(user, USE_API)
     require(user, POST_RESULTS)
     require(user, labs_in_actions.ADD_LABRESULT)
     clinic = _queue_clinic(user)

@@ -42,6 +42,7 @@ class ExportStatus(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"  # its files deleted FHIR_EXPORT_KEEP_HOURS after it finished
 
 
 class BulkExport(models.Model):

@@ -206,12 +206,13 @@ def _activity(text: str, when: datetime.date | None) -> dict[str, Any]:
 
 
 def care_plan_resource(status: CareStatus, *, patient: Patient) -> CarePlan:
+    """The next injection and recheck of an active patient's care status (a discharged patient has none)."""
     names = dict(RecheckLab.choices)
     labs = ", ".join(str(names.get(code, code)) for code in status.recheck_labs or []) or "B12"
     data: dict[str, Any] = {
         "resourceType": "CarePlan",
         "id": f"careplan-{patient.pk}",
-        "status": "active" if patient.is_active else "completed",
+        "status": "active",
         "intent": "plan",
         "title": "Vitamin B12 replacement",
         "description": f"{status.get_phase_display()}; {status.get_verdict_display()} (as of {status.as_of:%Y-%m-%d}).",

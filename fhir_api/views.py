@@ -194,7 +194,7 @@ def export_kickoff(request: HttpRequest, group: str | None = None) -> HttpRespon
 
 def _export(request: HttpRequest, export_id: Any) -> Any:
     export = selectors.export_of(request.user, str(export_id))
-    if export is None or export.status == ExportStatus.CANCELLED:
+    if export is None or export.status in (ExportStatus.CANCELLED, ExportStatus.EXPIRED):
         raise Http404
     return export
 

@@ -213,3 +213,38 @@ def test_a_bulk_export_of_the_demo_clinic_round_trips_its_labs_and_injections(
         for i in injections
     )
     assert injections.exists() and from_fhir == from_db
+
+
+def test_since_exports_only_patients_written_to_since(
+    api, token_for, physician: User, charted: Patient, make_patient, eager, django_capture_on_commit_callbacks
+) -> None:
+    import datetime
+
+    import time_machine
+
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=1)):
+        later = make_patient(mrn="LATER-1")
+        since = (timezone.now() - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        token = token_for(physician)
+        status_url = kick_off(api, f"/fhir/$export?_since={since}", token, django_capture_on_commit_callbacks)
+        manifest = json.loads(api("get", status_url, token).content)
+        exported = resources_of(api, token, manifest)
+    assert [p.id for p in exported["Patient"]] == [str(later.pk)]
+
+
+def test_finished_exports_expire_with_their_files(
+    api, token_for, physician: User, charted: Patient, eager, django_capture_on_commit_callbacks, settings
+) -> None:
+    import datetime
+
+    from fhir_api import actions
+
+    token = token_for(physician)
+    status_url = kick_off(api, "/fhir/$export", token, django_capture_on_commit_callbacks)
+    export = BulkExport.objects.get()
+    assert any(actions.export_directory(export).glob("*.ndjson"))
+    hours = datetime.timedelta(hours=settings.FHIR_EXPORT_KEEP_HOURS)
+    assert actions.exports_expire(now=export.finished_at + hours - datetime.timedelta(minutes=1)) == 0
+    assert actions.exports_expire(now=export.finished_at + hours + datetime.timedelta(minutes=1)) == 1
+    assert not actions.export_directory(export).exists()
+    assert api("get", status_url, token).status_code == 404

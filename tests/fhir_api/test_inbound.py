@@ -246,3 +246,21 @@ def test_an_account_of_some_clinics_but_not_all_cannot_post(api, token_for, clin
     )
     assert response.status_code == 403
     assert "one clinic" in json.loads(response.content)["issue"][0]["diagnostics"]
+
+
+def test_a_laboratory_account_posts_results_and_reads_nothing(api, token_for, alice: Patient) -> None:
+    """Least privilege: post_results and add_labresult, granted by hand, without the API's read permission."""
+    from django.contrib.auth.models import Permission
+
+    from accounts.clinics import staff_join_only_clinic
+
+    lab = User.objects.create_user(username="lab-north", password="pw")
+    lab.user_permissions.add(
+        Permission.objects.get(codename="post_results"), Permission.objects.get(codename="add_labresult")
+    )
+    staff_join_only_clinic(lab)
+    token = token_for(lab)
+    response = api("post", "/fhir/", token, data=bundle(observation()), content_type="application/fhir+json")
+    assert response.status_code == 200
+    assert LabResult.objects.get().entered_by == lab
+    assert api("get", f"/fhir/Patient/{alice.pk}", token).status_code == 403
