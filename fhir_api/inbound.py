@@ -89,7 +89,9 @@ def _subject(observation: Observation, patients: dict[str, Patient]) -> Patient 
     if subject.reference:
         return patients.get(subject.reference)
     if subject.identifier is not None and subject.identifier.value:
-        return Patient.model_validate({"resourceType": "Patient", "identifier": [subject.identifier.model_dump()]})
+        return Patient.model_validate(
+            {"resourceType": "Patient", "identifier": [subject.identifier.model_dump(mode="json", exclude_none=True)]}
+        )
     return None
 
 

@@ -100,7 +100,7 @@ def metadata(request: HttpRequest) -> HttpResponse:
         {
             "resourceType": "CapabilityStatement",
             "status": "active",
-            "date": "2026-03-01",
+            "date": timezone.localdate().isoformat(),
             "kind": "instance",
             "fhirVersion": "4.0.1",
             "format": ["application/fhir+json"],

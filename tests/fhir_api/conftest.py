@@ -16,6 +16,7 @@ from fhir_api import actions as fhir_actions
 from patients.models import Patient
 from patients.plausibility import CODES
 from tests.conftest import NOW, TODAY
+from tests.ui.conftest import nurse_client  # noqa: F401  (the queue page)
 
 
 @pytest.fixture

@@ -264,3 +264,22 @@ def test_a_laboratory_account_posts_results_and_reads_nothing(api, token_for, al
     assert response.status_code == 200
     assert LabResult.objects.get().entered_by == lab
     assert api("get", f"/fhir/Patient/{alice.pk}", token).status_code == 403
+
+
+def test_a_logical_subject_without_a_birth_date_is_queued(post, alice: Patient) -> None:
+    resource = observation()
+    del resource["contained"]
+    resource["subject"] = {"identifier": {"system": "urn:b12clinic:mrn", "value": "MRN-100"}}
+    answer = post(bundle(resource))
+    assert statuses(answer) == ["202 Accepted"]
+    assert "No readable birth date" in reason(answer)
+    assert ReceivedResult.objects.get().mrn == "MRN-100"
+
+
+def test_the_queue_shows_the_posted_resource(post, nurse_client) -> None:
+    post(bundle(observation(mrn="MRN-999")))
+    result = ReceivedResult.objects.get()
+    page = nurse_client.get(f"/lab-results/{result.pk}/")
+    assert page.status_code == 200
+    assert b'data-testid="resource"' in page.content and b"https://lab.example.org/results" in page.content
+    assert b"MRN-999" in page.content
