@@ -28,7 +28,7 @@ from accounts.roles import POST_RESULTS, USE_API
 from audit.services import note_patients
 from fhir_api import actions, resources, selectors, tokens
 from fhir_api.models import ExportStatus
-from patients.access import VIEW_PATIENT, patient_for
+from patients.access import VIEW_PATIENT, patient_for, require
 from patients.models import Patient
 
 FHIR_JSON = "application/fhir+json"
@@ -193,9 +193,13 @@ def export_kickoff(request: HttpRequest, group: str | None = None) -> HttpRespon
 
 
 def _export(request: HttpRequest, export_id: Any) -> Any:
+    """The user's own export, while they may still read patients of every clinic in it."""
+    require(request.user, VIEW_PATIENT)
     export = selectors.export_of(request.user, str(export_id))
     if export is None or export.status in (ExportStatus.CANCELLED, ExportStatus.EXPIRED):
         raise Http404
+    if export.clinics.exclude(pk__in=clinics_of(request.user)).exists():
+        raise Http404  # taken off a clinic's staff since the kick-off
     return export
 
 

@@ -248,3 +248,14 @@ def test_finished_exports_expire_with_their_files(
     assert actions.exports_expire(now=export.finished_at + hours + datetime.timedelta(minutes=1)) == 1
     assert not actions.export_directory(export).exists()
     assert api("get", status_url, token).status_code == 404
+
+
+def test_an_export_is_no_longer_readable_once_its_user_leaves_the_clinic(
+    api, token_for, physician: User, charted: Patient, eager, django_capture_on_commit_callbacks
+) -> None:
+    token = token_for(physician)
+    status_url = kick_off(api, "/fhir/$export", token, django_capture_on_commit_callbacks)
+    file_url = json.loads(api("get", status_url, token).content)["output"][0]["url"]
+    charted.clinic.staff.remove(physician)
+    assert api("get", status_url, token).status_code == 404
+    assert api("get", file_url, token).status_code == 404
