@@ -32,6 +32,10 @@ IMPORT_REGISTER = "exchange.import_register"  # the register import and the whol
 WORK_OUTREACH = "outreach.work_outreach"  # the outreach list: patients to call, with phone numbers
 VIEW_OUTREACH_MEASURES = "outreach.view_outreach_measures"  # counts per clinic and month, no patient
 VIEW_APPOINTMENT = "outreach.view_appointment"  # a clinic's day of appointments
+# The FHIR API (fhir_api): reading records with a token (physicians, clinic admins), and posting lab
+# results to it (clinic admins; give it to a laboratory's account by hand, not to a role, as needed).
+USE_API = "fhir_api.use_api"
+POST_RESULTS = "fhir_api.post_results"
 
 # (app_label, codename) per role; each role also has everything of the roles above it.
 _OUTREACH_PERMISSIONS = [
@@ -71,6 +75,7 @@ _PHYSICIAN_PERMISSIONS = [
     ("patients", "make_decision"),
     ("patients", "add_decision"),
     ("patients", "transfer_patient"),
+    ("fhir_api", "use_api"),
 ]
 # clinic_admin gets every permission of these apps on top (see the migration).
 CLINIC_ADMIN_APPS = ("patients", "protocols", "care", "reminders", "audit", "auth", "exchange")
@@ -84,6 +89,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *[("labs_in", f"{verb}_loinccode") for verb in ("view", "add", "change", "delete")],
         # ... and the appointments a day each clinic takes.
         *[("outreach", f"{verb}_cliniccapacity") for verb in ("add", "change")],
+        ("fhir_api", "post_results"),
     ],
     # No permission on any patient: every patient page answers 403.
     PROGRAMME: [("accounts", "view_programme"), ("outreach", "view_outreach_measures")],

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "clinic",
     "exchange",
     "labs_in",
+    "fhir_api",
     "demo",
     # Last: its post_migrate handler grants roles the permissions every app above has just created.
     "accounts",
@@ -319,6 +320,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Booked appointments whose day passed without the visit become missed (outreach list), within 15
     # minutes of each clinic's midnight.
     "mark-missed-appointments": {"task": "clinic.tasks.mark_missed_appointments", "schedule": 15 * 60},
+    # Deletes the files of FHIR bulk exports older than FHIR_EXPORT_KEEP_HOURS (fhir_api/).
+    "fhir-exports-expire": {"task": "fhir_api.tasks.expire_exports", "schedule": 60 * 60},
 }
 
 # Security ------------------------------------------------------------------------------------------
@@ -377,3 +380,11 @@ HL7_PORT = env_int("HL7_PORT", 2575)
 HL7_DROP_FOLDER = env_str("HL7_DROP_FOLDER", str(VAR_DIR / "hl7-in"))
 HL7_CLINIC = env_str("HL7_CLINIC", "")
 LAB_INTERFACE_USERNAME = env_str("LAB_INTERFACE_USERNAME", "lab-interface")
+
+# The FHIR API (fhir_api; README "FHIR API"). The system of the record number in Patient.identifier
+# (set it to the one your region assigns to the clinic's record numbers), how long a new API token
+# lasts, and where bulk exports write their NDJSON files (deleted with the export).
+FHIR_MRN_SYSTEM = env_str("FHIR_MRN_SYSTEM", "urn:b12clinic:mrn")
+FHIR_TOKEN_DAYS = env_int("FHIR_TOKEN_DAYS", 90)
+FHIR_EXPORT_DIR = Path(env_str("FHIR_EXPORT_DIR", str(VAR_DIR / "fhir-export")))
+FHIR_EXPORT_KEEP_HOURS = env_int("FHIR_EXPORT_KEEP_HOURS", 24)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("reminders/", include("reminders.urls")),
     path("lab-results/", include("labs_in.urls")),
+    path("", include("fhir_api.urls")),
     path("", include("exchange.urls")),
     path("", include("clinic.urls")),
 ]

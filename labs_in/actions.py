@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -31,6 +32,19 @@ log = logging.getLogger(__name__)
 
 ADD_LABRESULT = "patients.add_labresult"
 FINAL_STATUSES = {"F", "C", ""}  # OBX-11: final, corrected, or not given
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Where a message keeps what the reasons of the queue name, so they point at the right place."""
+
+    mrn: str = "PID-3"
+    birth_date: str = "PID-7"
+    status: str = "OBX-11"
+    observed: str = "OBX-14 or OBR-7"
+
+
+HL7_FIELDS = Fields()
 
 
 @dataclass(frozen=True)
@@ -76,13 +90,15 @@ def _errors(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
-def _patient_problem(oru: hl7in.Oru, clinic: Clinic | None) -> tuple[Patient | None, str]:
+def _patient_problem(
+    oru: hl7in.Oru, clinics: Iterable[Clinic], fields: Fields = HL7_FIELDS
+) -> tuple[Patient | None, str]:
     """The patient of the record number AND the birth date, in the clinics served; never on a blank."""
     if not oru.mrn:
-        return None, "No record number (PID-3): a result is never matched on a blank field."
+        return None, f"No record number ({fields.mrn}): a result is never matched on a blank field."
     if oru.birth_date is None:
-        return None, "No readable birth date (PID-7): a result is never matched on a blank field."
-    patient = Patient.objects.filter(mrn=oru.mrn, birth_date=oru.birth_date, clinic__in=_served(clinic)).first()
+        return None, f"No readable birth date ({fields.birth_date}): a result is never matched on a blank field."
+    patient = Patient.objects.filter(mrn=oru.mrn, birth_date=oru.birth_date, clinic__in=clinics).first()
     if patient is None:
         return None, f"Unknown patient: no patient with record number {oru.mrn} born {oru.birth_date:%Y-%m-%d} here."
     return patient, ""
@@ -107,9 +123,9 @@ def _record(
         )
 
 
-def _result_problem(result: ReceivedResult, observation: hl7in.Observation) -> str:
+def _result_problem(result: ReceivedResult, observation: hl7in.Observation, fields: Fields = HL7_FIELDS) -> str:
     if observation.status not in FINAL_STATUSES:
-        return f"Not a final result (OBX-11 is {observation.status})."
+        return f"Not a final result ({fields.status} is {observation.status})."
     if not result.analyte:
         return f"Unknown LOINC code {observation.code or '(blank)'} ({observation.code_text or 'no name'})."
     try:
@@ -117,26 +133,34 @@ def _result_problem(result: ReceivedResult, observation: hl7in.Observation) -> s
     except units.UnitError as error:
         return f"Unknown unit: {error.message}."
     if result.observed_on is None:
-        return "No observation date (OBX-14 or OBR-7)."
+        return f"No observation date ({fields.observed})."
     return ""
 
 
-def _receive(oru: hl7in.Oru, text: str, *, clinic: Clinic | None, via: str) -> Receipt:
-    ack_id = _ack_id()
+def _receive(
+    oru: hl7in.Oru,
+    raw: str,
+    *,
+    clinic: Clinic | None,
+    clinics: Iterable[Clinic],
+    by: AbstractBaseUser,
+    via: str,
+    answer: Callable[[str, str], str],
+    fields: Fields = HL7_FIELDS,
+) -> Receipt:
     with transaction.atomic():
         message = ReceivedMessage.objects.create(
             control_id=oru.control_id,
             sending_application=oru.sending_application,
             sending_facility=oru.sending_facility,
             clinic=clinic,
-            raw=hl7in.normalise(text),
+            raw=raw,
             received_at=timezone.now(),
             received_by=via,
             ack_code="",
             ack="",
         )
-    patient, patient_problem = _patient_problem(oru, clinic)
-    by = interface_user()
+    patient, patient_problem = _patient_problem(oru, clinics, fields)
     reasons = []
     for observation in oru.observations:
         result = ReceivedResult(
@@ -155,7 +179,7 @@ def _receive(oru: hl7in.Oru, text: str, *, clinic: Clinic | None, via: str) -> R
             reference_range=observation.reference_range,
             observed_on=observation.observed_on,
         )
-        reason = _result_problem(result, observation) or patient_problem
+        reason = _result_problem(result, observation, fields) or patient_problem
         if not reason and patient is not None:
             try:
                 result.lab = _record(result, patient=patient, by=by)
@@ -171,9 +195,25 @@ def _receive(oru: hl7in.Oru, text: str, *, clinic: Clinic | None, via: str) -> R
         result.save()
     code = "AE" if reasons else "AA"
     message.ack_code = code
-    message.ack = hl7in.ack(text, code, " ".join(reasons), control_id=ack_id)
+    message.ack = answer(code, " ".join(reasons))
     message.save(update_fields=["ack_code", "ack"])
     return Receipt(ack=message.ack, code=code, message=message)
+
+
+def _receive_once(oru: hl7in.Oru, raw: str, **receive: Any) -> Receipt:
+    """`_receive`, unless the same sender's control id was received before: then nothing is recorded
+    and the first answer is given again."""
+    existing = _existing(oru)
+    if existing is None:
+        try:
+            with transaction.atomic():
+                return _receive(oru, raw, **receive)
+        except IntegrityError:
+            existing = _existing(oru)  # the same message, received at once by another connection
+            if existing is None:
+                raise
+    log.info("Message %s received again: nothing recorded", oru.control_id)
+    return Receipt(ack=existing.ack, code=existing.ack_code, duplicate=True, message=existing)
 
 
 def message_receive(*, text: str, clinic: Clinic | None = None, via: str = "file") -> Receipt:
@@ -185,17 +225,37 @@ def message_receive(*, text: str, clinic: Clinic | None = None, via: str = "file
     except hl7in.Unparseable as error:
         log.warning("HL7 message rejected (AR): %s", error)
         return Receipt(ack=hl7in.ack(text, "AR", str(error), control_id=_ack_id()), code="AR")
-    existing = _existing(oru)
-    if existing is None:
-        try:
-            with transaction.atomic():
-                return _receive(oru, text, clinic=clinic, via=via)
-        except IntegrityError:
-            existing = _existing(oru)  # the same message, received at once by another connection
-            if existing is None:
-                raise
-    log.info("HL7 message %s received again: nothing recorded", oru.control_id)
-    return Receipt(ack=existing.ack, code=existing.ack_code, duplicate=True, message=existing)
+    ack_id = _ack_id()
+    return _receive_once(
+        oru,
+        hl7in.normalise(text),
+        clinic=clinic,
+        clinics=_served(clinic),
+        by=interface_user(),
+        via=via,
+        answer=lambda code, reasons: hl7in.ack(text, code, reasons, control_id=ack_id),
+    )
+
+
+def results_receive(
+    *, received: hl7in.Oru, raw: str, clinic: Clinic | None, by: AbstractBaseUser, via: str, fields: Fields
+) -> Receipt:
+    """Results that came another way than HL7 v2 (a FHIR Observation: fhir_api), as plain values:
+    the same matching (record number AND birth date, among `by`'s clinics, never on a blank), the
+    same LOINC table, units and checks, the same queue, and the same "once per sender's id". `raw`
+    is the source kept (the posted resource); `clinic` is whose queue an unmatched result joins
+    (None: every clinic's). The answer (`Receipt.ack`) is the reasons, or "" when all is recorded."""
+    require(by, ADD_LABRESULT)
+    return _receive_once(
+        received,
+        raw,
+        clinic=clinic,
+        clinics=clinics_of(by),
+        by=by,
+        via=via,
+        answer=lambda code, reasons: reasons,
+        fields=fields,
+    )
 
 
 # The queue -----------------------------------------------------------------------------------------

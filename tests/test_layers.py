@@ -14,6 +14,7 @@ The floors, bottom to top (README "Layout"):
   exchange          the register import and the CSV exports, through the actions
   labs_in           lab results received from the laboratory (HL7 v2 over MLLP, files), their queue
                     (exchange and labs_in share a floor: neither imports the other)
+  fhir_api          the FHIR R4 API: records out (read, $everything, bulk $export), lab results in
   demo              demo and benchmark data, made through the actions
   b12clinic         the project: settings, URLs, the Celery app
 """
@@ -37,6 +38,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("reminders",),
     ("clinic",),
     ("exchange", "labs_in"),
+    ("fhir_api",),
     ("demo",),
     ("b12clinic",),
 )
