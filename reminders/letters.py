@@ -16,6 +16,7 @@ which prints Wiśniewski, Łódź and Müller; a letter names the patient, the k
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,9 @@ from reminders.models import (
     ReminderEvent,
     Status,
 )
+
+# fontTools (fpdf2's font subsetter) logs every table it prunes at INFO: nothing anyone needs.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "vendor" / "dejavu"
 # A skipped email older than this gets no letter: the letters start with the day they are deployed.
@@ -301,7 +305,7 @@ def draw_letter(pdf: FPDF, letter: Letter) -> None:
     pdf.ln(3)
     for paragraph in letter.paragraphs:
         # Only the date is marked bold; the rest of the text is ours, with no markdown of its own.
-        pdf.multi_cell(0, 6, paragraph, markdown=True, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, paragraph, markdown=True, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
     pdf.ln(5)
     pdf.cell(0, 6, letter.closing, new_x="LMARGIN", new_y="NEXT")
