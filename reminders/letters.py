@@ -292,6 +292,9 @@ def draw_letter(pdf: FPDF, letter: Letter) -> None:
     pdf.set_font("DejaVu", "", 9.5)
     for line in letter.clinic_lines:
         pdf.cell(0, 4.8, line, new_x="LMARGIN", new_y="NEXT", align="R")
+    pdf.ln(2)
+    pdf.set_line_width(0.3)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
     pdf.ln(12)
     pdf.set_font("DejaVu", "", 11)
     pdf.cell(0, 6, letter.recipient, new_x="LMARGIN", new_y="NEXT")
