@@ -110,7 +110,7 @@ def letters_waiting(*, clinics: Clinics) -> list[Reminder]:
 
 
 def letters_printed(*, clinics: Clinics, day: datetime.date) -> list[Reminder]:
-    """The letters of `clinics`' patients printed on `day` (clinic time), to print them again."""
+    """The letters of `clinics`' patients printed on `day` (the install's time zone), to print them again."""
     start = timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
     end = timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time()))
     return list(_letters(clinics).filter(status=Status.SENT, sent_at__gte=start, sent_at__lt=end))

@@ -330,3 +330,25 @@ def test_the_due_soon_reminder_names_the_booked_appointment(
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert expected.split(" on ", 1)[1] in text
     assert not [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+
+
+def test_one_reminder_per_appointment_despite_a_reschedule(
+    riverside, due_patient: Callable[..., Patient], nurse: User, smtp: SmtpSink
+) -> None:
+    patient = due_patient(datetime.date(2026, 3, 23), given_name="Ada")
+    appointment = book(patient, datetime.datetime(2026, 3, 23, 9, 0, tzinfo=LONDON), by=nurse)
+    appointment_notice_queue(appointment=appointment, change="booked", now=NOW, enqueue=False)
+    beat.reminders_send_now(now=NOW)
+    booked, reminder = sorted(smtp.received(), key=lambda m: "booked for" not in m["Subject"])
+    assert "is booked for Monday 23 March 2026 at 09:00" in booked["Subject"]
+    assert reminder["Subject"] == "Riverside Clinic: your injection appointment is on Monday 23 March 2026 at 09:00"
+
+    later = NOW + datetime.timedelta(days=1)
+    reschedule(appointment, datetime.datetime(2026, 3, 23, 15, 0, tzinfo=LONDON))
+    appointment_notice_queue(appointment=appointment, change="rescheduled", now=later, enqueue=False)
+    for minutes in (0, 5, 10):
+        beat.reminders_send_now(now=later + datetime.timedelta(minutes=minutes))
+
+    assert len(smtp.received()) == 3  # the update only: the due-soon reminder is not sent again
+    assert "has moved to Monday 23 March 2026 at 15:00" in smtp.received()[2]["Subject"]
+    assert Reminder.objects.filter(patient=patient, kind=Kind.INJECTION_DUE_SOON).count() == 1
