@@ -54,7 +54,10 @@ def _cancel_superseded(appointment: Appointment, channel: str, sequence: int, no
 def _notice_kind(appointment: Appointment, channel: str, change: Change) -> str | None:
     """What to tell on `channel`: a move the patient was never told of the first time is told as a
     booking; a cancellation of an appointment they were never told of is not told at all (None)."""
-    told = Reminder.objects.filter(appointment=appointment, channel=channel, status=Status.SENT).exists()
+    # One being sent right now counts: it may have reached the patient already.
+    told = Reminder.objects.filter(
+        appointment=appointment, channel=channel, status__in=[Status.SENT, Status.SENDING]
+    ).exists()
     if change == "cancelled":
         return KINDS[change] if told else None
     if change == "rescheduled" and not told:

@@ -352,3 +352,14 @@ def test_one_reminder_per_appointment_despite_a_reschedule(
     assert len(smtp.received()) == 3  # the update only: the due-soon reminder is not sent again
     assert "has moved to Monday 23 March 2026 at 15:00" in smtp.received()[2]["Subject"]
     assert Reminder.objects.filter(patient=patient, kind=Kind.INJECTION_DUE_SOON).count() == 1
+
+
+def test_a_cancellation_follows_a_notice_that_was_being_sent(riverside, patient: Patient, nurse: User) -> None:
+    appointment = book(patient, datetime.datetime(2026, 3, 27, 9, 0, tzinfo=LONDON), by=nurse)
+    (booked,) = appointment_notice_queue(appointment=appointment, change="booked", now=NOW, enqueue=False)
+    assert outbox.claim(Reminder, booked, NOW)  # a worker is sending it: the patient may have it
+    cancel(appointment)
+    (cancelled,) = appointment_notice_queue(appointment=appointment, change="cancelled", now=NOW, enqueue=False)
+    row = Reminder.objects.get(pk=cancelled)
+    assert (row.kind, row.sequence, row.status) == (Kind.APPOINTMENT_CANCELLED, 1, Status.PENDING)
+    assert Reminder.objects.get(pk=booked).status == Status.SENDING  # not cancelled under the worker
