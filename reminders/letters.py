@@ -24,7 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 from fpdf import FPDF
 
@@ -70,6 +70,17 @@ def letters_create(*, now: datetime.datetime) -> int:
             updated_at__gte=now - LETTER_LOOKBACK,
         )
         .exclude(kind__in=DUE_SOON_KINDS, due_date__lt=today)
+        .exclude(
+            Exists(
+                Reminder.objects.filter(
+                    channel=Channel.LETTER,
+                    appointment__isnull=True,
+                    patient_id=OuterRef("patient_id"),
+                    kind=OuterRef("kind"),
+                    due_date=OuterRef("due_date"),
+                )
+            )
+        )
         .values_list("patient_id", "kind", "due_date")
     )
     new = [
