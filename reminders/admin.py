@@ -56,8 +56,8 @@ class _ReadOnly(admin.ModelAdmin):
 
 @admin.register(Reminder)
 class ReminderAdmin(_ReadOnly):
-    list_display = ["patient", "kind", "due_date", "status", "attempts", "sent_at", "updated_at"]
-    list_filter = ["status", "kind"]
+    list_display = ["patient", "kind", "channel", "due_date", "status", "attempts", "sent_at", "updated_at"]
+    list_filter = ["status", "kind", "channel"]
     search_fields = ["patient__mrn", "patient__family_name"]
     list_select_related = ["patient"]
     inlines = [ReminderEventInline]

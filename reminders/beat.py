@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from reminders.digest import staff_digest_send, staff_digests_create
+from reminders.letters import letters_create
 from reminders.models import ReminderSettings
 from reminders.outbox import ScanResult, reminder_send, reminders_scan
 
@@ -20,11 +21,14 @@ def digests_due(*, now: datetime.datetime, config: ReminderSettings | None = Non
 
 def beat_tick(*, now: datetime.datetime, enqueue: bool = True) -> ScanResult:
     """The scan, then today's staff digests once the digest hour has come (one row per person and day,
-    so every later tick finds them made). Tasks are queued after commit when `enqueue`."""
+    so every later tick finds them made), and the letters for the reminders the scan could not email.
+    Tasks are queued after commit when `enqueue`."""
     config = ReminderSettings.load()
     if digests_due(now=now, config=config):
         staff_digests_create(now=now, enqueue=False)  # the scan below queues every ready digest
-    return reminders_scan(now=now, enqueue=enqueue)
+    result = reminders_scan(now=now, enqueue=enqueue)
+    letters_create(now=now)  # beside the reminders the scan skipped: printed by staff (reminders.letters)
+    return result
 
 
 @dataclass

@@ -7,6 +7,7 @@ import datetime
 import smtplib
 import threading
 from collections.abc import Mapping
+from email.mime.text import MIMEText
 from email.utils import formataddr, parseaddr
 from typing import Any
 
@@ -15,22 +16,24 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 
+from accounts.models import Clinic
+from outreach.models import Appointment, AppointmentKind, AppointmentStatus
 from reminders import optout
-from reminders.models import DUE_SOON_KINDS, Kind, Reminder
+from reminders.calendar import Invitation, format_visit, invitation_ics
+from reminders.calendar import format_day as format_day
+from reminders.models import DUE_SOON_KINDS, INJECTION_KINDS, Kind, Reminder
 
 
-def format_day(day: datetime.date) -> str:
-    """'Tuesday 24 March 2026': unambiguous in every locale, no 03/04 guessing."""
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
-def clinic_context() -> dict[str, str]:
-    """How patients reach the clinic. The name is CLINIC_EMAIL_NAME, which names no condition."""
+def clinic_context(clinic: Clinic | None = None) -> dict[str, str]:
+    """How patients reach the clinic: the patient's clinic's phone, email and address where it has
+    them (accounts.Clinic), else the install's (CLINIC_PHONE ...). The name is CLINIC_EMAIL_NAME, which
+    names no condition."""
+    address = ", ".join(line.strip() for line in (clinic.address if clinic else "").splitlines() if line.strip())
     return {
         "clinic_name": settings.CLINIC_EMAIL_NAME,
-        "clinic_phone": settings.CLINIC_PHONE,
-        "clinic_email": settings.CLINIC_EMAIL,
-        "clinic_address": settings.CLINIC_ADDRESS,
+        "clinic_phone": (clinic.phone if clinic else "") or settings.CLINIC_PHONE,
+        "clinic_email": (clinic.email if clinic else "") or settings.CLINIC_EMAIL,
+        "clinic_address": address or settings.CLINIC_ADDRESS,
         "site_url": settings.SITE_URL,
     }
 
@@ -135,20 +138,112 @@ VISIT = {
 }
 
 
+def opt_out_headers(opt_out: str) -> dict[str, str]:
+    return {"List-Unsubscribe": f"<{opt_out}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
 def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:
-    """The patient email: the kind of visit, its date, how to reach the clinic; nothing clinical."""
+    """The patient email: the kind of visit, its date (or, due soon with an appointment booked, the
+    appointment's date and time in the clinic's time zone), how to reach the clinic; nothing clinical.
+    A notice about an appointment (booked, moved, cancelled) is reminders.appointments'."""
+    if reminder.appointment_id is not None:
+        return appointment_notice_email(reminder)
     patient = reminder.patient
     opt_out = optout.unsubscribe_url(patient)
+    overdue = reminder.kind not in DUE_SOON_KINDS
+    # The claim's time: the reminder is built right after it (reminders.outbox.reminder_send).
+    booked = None if overdue else booked_appointment(reminder, now=reminder.claimed_at or reminder.created_at)
     return build_email(
         template="reminder",
         context={
+            **clinic_context(patient.clinic),
             "given_name": patient.given_name,
             "visit": VISIT[Kind(reminder.kind)],
             "due": format_day(reminder.due_date),
-            "overdue": reminder.kind not in DUE_SOON_KINDS,
+            "appointment": format_visit(booked.starts_at, patient.clinic.zone) if booked else "",
+            "overdue": overdue,
             "unsubscribe_url": opt_out,
         },
         to=patient.email,
         message_id=reminder.message_id,
-        headers={"List-Unsubscribe": f"<{opt_out}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        headers=opt_out_headers(opt_out),
     )
+
+
+# Appointments ---------------------------------------------------------------------------------------
+
+APPOINTMENT_VISIT = {AppointmentKind.INJECTION: "injection appointment", AppointmentKind.RECHECK: "blood test"}
+
+
+def booked_appointment(reminder: Reminder, *, now: datetime.datetime) -> Appointment | None:
+    """The patient's booked appointment (still ahead at `now`) for the visit `reminder` is about: a
+    due-soon reminder names it rather than the due date alone."""
+    kind = AppointmentKind.INJECTION if reminder.kind in INJECTION_KINDS else AppointmentKind.RECHECK
+    return (
+        Appointment.objects.filter(
+            patient_id=reminder.patient_id, kind=kind, status=AppointmentStatus.BOOKED, starts_at__gte=now
+        )
+        .order_by("starts_at")
+        .first()
+    )
+
+
+def appointment_summary() -> str:
+    """The calendar event's title: the clinic's email name only (which names no condition)."""
+    return f"Appointment at {settings.CLINIC_EMAIL_NAME}"
+
+
+def appointment_invitation(reminder: Reminder) -> bytes:
+    """The .ics of the notice's version of the appointment (its own start and SEQUENCE)."""
+    appointment, patient = reminder.appointment, reminder.patient
+    clinic = patient.clinic
+    context = clinic_context(clinic)
+    cancelled = reminder.kind == Kind.APPOINTMENT_CANCELLED
+    visit = APPOINTMENT_VISIT[AppointmentKind(appointment.kind)]
+    phone = f" Phone {context['clinic_phone']}." if context["clinic_phone"] else ""
+    return invitation_ics(
+        Invitation(
+            uid=f"{appointment.uid}@{parseaddr(sender())[1].rpartition('@')[2] or 'localhost'}",
+            sequence=reminder.sequence or 0,
+            cancelled=cancelled,
+            starts_at=reminder.visit_at,
+            duration=datetime.timedelta(minutes=appointment.duration_minutes),
+            zone=clinic.zone,
+            summary=appointment_summary(),
+            description=f"Your {visit}{' is cancelled' if cancelled else ''}.{phone}",
+            location=context["clinic_address"],
+            organizer_email=context["clinic_email"] or parseaddr(sender())[1],
+            organizer_name=settings.CLINIC_EMAIL_NAME,
+            attendee_email=patient.email,
+            stamp=reminder.created_at,
+        )
+    )
+
+
+def appointment_notice_email(reminder: Reminder) -> EmailMultiAlternatives:
+    """The patient's email about a booked, moved or cancelled appointment: its date and time in the
+    clinic's time zone, with the calendar invitation (or its cancellation) attached; nothing clinical."""
+    patient, appointment = reminder.patient, reminder.appointment
+    opt_out = optout.unsubscribe_url(patient)
+    message = build_email(
+        template="appointment",
+        context={
+            **clinic_context(patient.clinic),
+            "given_name": patient.given_name,
+            "visit": APPOINTMENT_VISIT[AppointmentKind(appointment.kind)],
+            "when": format_visit(reminder.visit_at, patient.clinic.zone),
+            "change": reminder.kind.removeprefix("appointment_"),
+            "unsubscribe_url": opt_out,
+        },
+        to=patient.email,
+        message_id=reminder.message_id,
+        headers=opt_out_headers(opt_out),
+    )
+    method = "CANCEL" if reminder.kind == Kind.APPOINTMENT_CANCELLED else "REQUEST"
+    # As an attachment (what every mail client offers to open) whose type carries the iTIP method, so
+    # that calendar-aware clients show it as an invitation (or its cancellation).
+    part = MIMEText(appointment_invitation(reminder).decode(), "calendar", "utf-8")
+    part.set_param("method", method)
+    part.add_header("Content-Disposition", "attachment", filename="appointment.ics")
+    message.attach(part)
+    return message

@@ -25,15 +25,23 @@ class Kind(models.TextChoices):
     INJECTION_OVERDUE = "injection_overdue", "Injection overdue"
     RECHECK_DUE_SOON = "recheck_due_soon", "Blood test due soon"
     RECHECK_OVERDUE = "recheck_overdue", "Blood test overdue"
+    # Notices about a booked appointment (reminders.appointments), one per (appointment, sequence).
+    APPOINTMENT_BOOKED = "appointment_booked", "Appointment booked"
+    APPOINTMENT_RESCHEDULED = "appointment_rescheduled", "Appointment moved"
+    APPOINTMENT_CANCELLED = "appointment_cancelled", "Appointment cancelled"
 
 
 INJECTION_KINDS = (Kind.INJECTION_DUE_SOON, Kind.INJECTION_OVERDUE)
 RECHECK_KINDS = (Kind.RECHECK_DUE_SOON, Kind.RECHECK_OVERDUE)
 DUE_SOON_KINDS = (Kind.INJECTION_DUE_SOON, Kind.RECHECK_DUE_SOON)
+APPOINTMENT_KINDS = (Kind.APPOINTMENT_BOOKED, Kind.APPOINTMENT_RESCHEDULED, Kind.APPOINTMENT_CANCELLED)
 
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
+    # A printed letter for a patient who may not be emailed (reminders.letters): pending until staff
+    # print the day's batch, then sent. The email scan and workers never take these rows.
+    LETTER = "letter", "Letter"
 
 
 class Status(models.TextChoices):
@@ -93,12 +101,27 @@ class Reminder(OutboxMessage):
     due_date = models.DateField(help_text="The visit's due date this reminder is about.")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     reason = models.CharField(max_length=200, blank=True, help_text="Why it was skipped or cancelled.")
+    # A notice about a booked appointment: which one, which version of it (the invitation's SEQUENCE)
+    # and when it starts in that version (so an email sent late still names the time it was about).
+    appointment = models.ForeignKey(
+        "outreach.Appointment", on_delete=models.CASCADE, null=True, blank=True, related_name="notices"
+    )
+    sequence = models.PositiveIntegerField(null=True, blank=True)
+    visit_at = models.DateTimeField(null=True, blank=True, help_text="The appointment's start this notice names.")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["patient", "kind", "due_date", "channel"], name="reminder_one_per_obligation"
+                fields=["patient", "kind", "due_date", "channel"],
+                condition=Q(appointment__isnull=True),
+                name="reminder_one_per_obligation",
+            ),
+            # One notice per version of an appointment and channel, however often it is queued.
+            models.UniqueConstraint(
+                fields=["appointment", "sequence", "channel"],
+                condition=Q(appointment__isnull=False),
+                name="reminder_one_notice_per_sequence",
             ),
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="reminder_kind_valid"),
             models.CheckConstraint(condition=Q(status__in=Status.values), name="reminder_status_valid"),

@@ -44,6 +44,7 @@ from reminders.models import (
     DUE_SOON_KINDS,
     INJECTION_KINDS,
     RECHECK_KINDS,
+    Channel,
     Kind,
     OutboxMessage,
     Reminder,
@@ -69,6 +70,8 @@ OPT_OUT_REASON = "Opted out of email reminders with the link in a reminder."
 
 
 def _obsolete_reason(reminder: Reminder, today: datetime.date) -> str:
+    if reminder.appointment_id is not None:
+        return ""  # a notice names its own version of an appointment; a newer one cancels it when queued
     status = CareStatus.objects.filter(patient_id=reminder.patient_id).first()
     if current_due(status, reminder.kind) != reminder.due_date:
         return "no longer due: the visit was recorded or the due date changed"
@@ -355,7 +358,8 @@ def reminders_scan(*, now: datetime.datetime, enqueue: bool = True) -> ScanResul
         if config.enabled and result.in_window:
             _create_due(config, now, result)
         if result.in_window:
-            result.due_ids = list(ready(Reminder, now).order_by("pk").values_list("pk", flat=True))
+            outgoing = ready(Reminder, now).filter(channel=Channel.EMAIL)  # letters wait for staff to print them
+            result.due_ids = list(outgoing.order_by("pk").values_list("pk", flat=True))
         digests = ready(StaffDigest, now).filter(date=local.date())
         result.digest_ids = list(digests.order_by("pk").values_list("pk", flat=True))
         if enqueue:
@@ -636,7 +640,7 @@ def patient_unsubscribe(*, patient: Patient, now: datetime.datetime) -> bool:
         return False
     record.patient_set_email_consent(patient=patient, consent=False, now=now, reason=OPT_OUT_REASON)
     _transition(
-        Reminder.objects.filter(patient=patient, status=Status.PENDING),
+        Reminder.objects.filter(patient=patient, status=Status.PENDING, channel=Channel.EMAIL),  # letters still go
         status=Status.SKIPPED,
         note="opted out",
         now=now,
