@@ -1,14 +1,18 @@
 """Outreach in Chromium (issue 15): a nurse works the outreach list, records a wrong number and a
-booking at the suggested day, and sees the day view."""
+booking at the suggested day, sees the day view, and prints the day's letters: the patient has no
+email address, so the booking's notice is a letter, and the PDF names the appointment."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
+import pypdf
 from playwright.sync_api import Page, expect
 
 from outreach.models import Appointment, ContactAttempt
+from reminders.calendar import format_visit
 from tests.browser.conftest import BrowserErrors, browser_db
 from tests.browser.test_clinic_in_a_browser import log_in
 from tests.ui.builders import Clinic
@@ -17,7 +21,7 @@ pytestmark = browser_db
 
 
 def test_a_nurse_works_the_outreach_list_and_books_a_patient(
-    page: Page, live_server: Any, browser_errors: BrowserErrors, nurse, physician, screenshots: Path
+    page: Page, live_server: Any, browser_errors: BrowserErrors, nurse, physician, screenshots: Path, tmp_path: Path
 ) -> None:
     clinic = Clinic(nurse=nurse, physician=physician)
     wrong = clinic.overdue(20, given_name="Ada", family_name="Lovelace", phone="020 7946 0101")
@@ -85,3 +89,20 @@ def test_a_nurse_works_the_outreach_list_and_books_a_patient(
     expect(month.locator('[data-count="calls"]')).to_have_text("2")
     expect(month.locator('[data-count="booked"]')).to_have_text("1")
     page.screenshot(path=str(screenshots / "outreach-report.png"), full_page=True)
+
+    # Zofia has no email address: the booking's notice waits as a letter; the nurse prints the day's
+    # letters, and the PDF names her appointment in the clinic's time zone.
+    assert not booked.email
+    page.get_by_role("link", name="Reminders").click()
+    page.get_by_test_id("letters-link").click()
+    waiting = page.locator("#letters-waiting tbody tr")
+    expect(waiting.filter(has_text="Zofia Wiśniewska")).to_have_count(1)
+    with page.expect_download() as download_info:
+        page.get_by_test_id("print-letters").click()
+    saved = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    pages = pypdf.PdfReader(io.BytesIO(saved.read_bytes())).pages
+    text = " ".join(" ".join(p.extract_text().split()) for p in pages)
+    when = format_visit(appointment.starts_at, booked.clinic.zone)
+    assert "Zofia Wiśniewska" in text
+    assert f"Your injection appointment is booked for {when}." in text
