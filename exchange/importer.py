@@ -298,8 +298,7 @@ class _Run:
         self.now = timezone.now()
         self.discharges: list[tuple[Patient, dict[str, Any]]] = []
         self.bulk = RecordBulk(by=by, now=self.now)
-        # New patients' regimen columns, applied by their actions once the patients are written.
-        self.regimens: list[tuple[Table, int, Patient, dict[str, Any]]] = []
+        self.created: set[str] = set()  # mrns of the patients this import creates
         self.filename = ""
 
     # The loop --------------------------------------------------------------------------------------
@@ -326,17 +325,8 @@ class _Run:
         progress(len(table.rows))
 
     def write(self) -> None:
-        """The rows checked so far, through the application layer; then the regimen columns of the
-        patients just written (their own actions, each problem reported on its row)."""
+        """The rows checked so far, through the application layer."""
         actions.record_bulk_write(bulk=self.bulk)
-        regimens, self.regimens = self.regimens, []
-        for table, number, patient, regimen in regimens:
-            try:
-                with transaction.atomic():
-                    self._apply_regimen(patient, regimen)
-            except ValidationError as error:
-                for column, reason in _problems(error, SPECS[table.name]):
-                    self.report.errors.append(Problem(table.filename, number, column, reason))
 
     def _row(self, handle: Callable[..., str | None], table: Table, number: int, cells: dict[str, Any]) -> str | None:
         spec = SPECS[table.name]
@@ -382,9 +372,14 @@ class _Run:
         self.patients.update(self.bulk.patients_by_mrn(missing, clinic=self.clinic))
 
     def finish(self) -> None:
-        """Discharges last: the discharged patients' history rows were checked while they were in care."""
+        """Discharges last: the discharged patients' history rows were checked while they were in care.
+        A patient this import created is discharged in bulk (it has no reminders to cancel yet)."""
         for patient, discharge in self.discharges:
-            actions.patient_discharge(patient=patient, by=self.by, **discharge)
+            if patient.mrn in self.created:
+                self.bulk.patient_discharge(patient=patient, **discharge)
+            else:
+                actions.patient_discharge(patient=patient, by=self.by, **discharge)
+        self.write()
 
     # Files -----------------------------------------------------------------------------------------
 
@@ -435,11 +430,11 @@ class _Run:
                 profile=profile,
                 clinic=self.clinic,
                 reason=IMPORT_REASON,
+                **self._regimen_in_bulk(regimen),
                 **data,
             )
-            if self._regimen_changes(patient, regimen):
-                self.regimens.append((table, number, patient, regimen))
             self._apply_discharge(patient, discharge)
+            self.created.add(mrn)
             outcome = "created"
         else:
             outcome = "unchanged"
@@ -477,15 +472,17 @@ class _Run:
         return found
 
     @staticmethod
-    def _regimen_changes(patient: Patient, regimen: dict[str, Any]) -> bool:
-        current = patient.regimen
+    def _regimen_in_bulk(regimen: dict[str, Any]) -> dict[str, Any]:
+        """A new patient's regimen columns, as RecordBulk.patient_create takes them (see _apply_regimen)."""
+        found: dict[str, Any] = {}
         months, days = regimen.get("maintenance_interval_months"), regimen.get("maintenance_interval_days")
-        return (
-            (months is not None or days is not None)
-            and (months != current.maintenance_interval_months or days != current.maintenance_interval_days)
-            or regimen.get("recheck_on") not in (None, current.recheck_on)
-            or regimen.get("oral_since") not in (None, current.oral_since)
-        )
+        if months is not None or days is not None:
+            found["interval"] = (months, days, regimen["interval_reason"] or IMPORT_REASON)
+        if regimen.get("recheck_on") is not None:
+            found["recheck"] = (regimen["recheck_on"], regimen["recheck_reason"] or IMPORT_REASON)
+        if regimen.get("oral_since") is not None:
+            found["oral"] = (regimen["oral_since"], regimen.get("oral_dose_mcg"))
+        return found
 
     def _apply_regimen(self, patient: Patient, regimen: dict[str, Any]) -> bool:
         current = patient.regimen

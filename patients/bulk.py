@@ -42,6 +42,7 @@ from patients import constraints, plausibility
 from patients import services as record
 from patients.models import (
     Cause,
+    DischargeReason,
     Injection,
     LabResult,
     Medication,
@@ -50,16 +51,30 @@ from patients.models import (
     Regimen,
     SymptomCheck,
 )
-from patients.querysets import create_with_history
+from patients.querysets import bulk_update_with_history, create_with_history
 from protocols.engine import units
 from protocols.engine.profiles import DEFAULT_PROFILE_SLUG
 from protocols.models import ProtocolProfile
 
 # Parents before children: the order of write().
 MODELS: tuple[type[models.Model], ...] = (Patient, Regimen, Cause, Injection, LabResult, SymptomCheck, Medication)
-# The foreign keys full_clean() would look up one query each: here they are objects in hand.
-_FOREIGN_KEYS = {
-    model: [f.name for f in model._meta.concrete_fields if isinstance(f, models.ForeignKey)] for model in MODELS
+# Left out of full_clean(): the foreign keys, which it would look up one query each (here they are
+# objects in hand), and the fields no caller gives, which the model sets itself (the id, the
+# timestamps, the void, the form's key, the confirmations _confirm() adds after the checks).
+_SET_HERE = {
+    "id",
+    "created_at",
+    "updated_at",
+    "recorded_at",
+    "entered_at",
+    "voided_at",
+    "void_reason",
+    "submission_key",
+}
+_SET_HERE |= {"confirmed_warnings", "reminder_key", "email_opt_out_at", "discharged_at"}
+_NOT_CLEANED = {
+    model: [f.name for f in model._meta.concrete_fields if isinstance(f, models.ForeignKey) or f.name in _SET_HERE]
+    for model in MODELS
 }
 
 
@@ -76,7 +91,7 @@ def _validate(
     and `unique` ({field: already taken}) in place of the uniqueness query."""
     errors: dict[str, list[str]] = {}
     try:
-        instance.full_clean(exclude=_FOREIGN_KEYS[type(instance)], validate_unique=False, validate_constraints=False)
+        instance.full_clean(exclude=_NOT_CLEANED[type(instance)], validate_unique=False, validate_constraints=False)
     except ValidationError as error:
         errors.update(error.message_dict)
     for field, taken in (unique or {}).items():
@@ -114,6 +129,7 @@ class RecordBulk:
         self.now = now or timezone.now()
         self.today = timezone.localdate(self.now)
         self.queued: dict[tuple[type[models.Model], str], list[models.Model]] = defaultdict(list)
+        self.updated: dict[str, list[Patient]] = defaultdict(list)  # discharges, by history reason
         self.touched: list[Patient] = []  # patients with a queued row, once each (by identity)
         self._touched_ids: set[int] = set()
         self._entries: dict[int, _Entries] = {}  # id(patient) -> entries
@@ -122,6 +138,7 @@ class RecordBulk:
         self._usual = {row.analyte: row.range for row in PlausibilityRange.objects.all()}
         self._profiles: dict[str, ProtocolProfile] = {}
         self._mrns_taken: set[str] = set()
+        self._mrns_on_record: set[str] = set()
         self._mrns_checked: set[str] = set()
         self._clinics_allowed: dict[int, bool] = {}
         self._may: dict[str, bool] = {}
@@ -136,6 +153,7 @@ class RecordBulk:
         for chunk in _chunks(sorted(wanted), 5000):
             taken = Patient.objects.filter(mrn__in=chunk).values_list("mrn", "clinic_id")
             self._mrns_taken.update(mrn for mrn, _ in taken)
+            self._mrns_on_record.update(mrn for mrn, _ in taken)
             mine = [mrn for mrn, clinic_id in taken if clinic_id == clinic.pk]
             if mine:
                 patients = list(
@@ -236,6 +254,9 @@ class RecordBulk:
 
     def _queue(self, instance: models.Model, patient: Patient, *, reason: str = "") -> None:
         self.queued[(type(instance), reason)].append(instance)
+        self._queue_touched(patient)
+
+    def _queue_touched(self, patient: Patient) -> None:
         if id(patient) not in self._touched_ids:
             self._touched_ids.add(id(patient))
             self.touched.append(patient)
@@ -257,9 +278,17 @@ class RecordBulk:
         dietary_intake_adequate: str = Patient.DietaryIntake.UNKNOWN,
         profile: ProtocolProfile | None = None,
         reason: str = "",
+        interval: tuple[int | None, int | None, str] | None = None,
+        recheck: tuple[datetime.date, str] | None = None,
+        oral: tuple[datetime.date, int | None] | None = None,
     ) -> Patient:
         """services.patient_create: a new patient of `clinic` with a regimen on `profile`. Give the
-        record number to patients_by_mrn() first (its uniqueness is checked against what it read)."""
+        record number to patients_by_mrn() first (its uniqueness is checked against what it read).
+
+        A regimen as another system left it is carried over with it: `interval` (months, days,
+        reason), `recheck` (on, reason) and `oral` (since, dose_mcg), checked as
+        services.regimen_set_interval_override, regimen_set_recheck_date and regimen_switch_to_oral
+        check them, so the regimen's one "+" history row carries those decisions."""
         if clinic.pk not in self._clinics_allowed:
             self._clinics_allowed[clinic.pk] = clinics_of(self.by).filter(pk=clinic.pk).exists()
         if not self._clinics_allowed[clinic.pk]:
@@ -292,11 +321,80 @@ class RecordBulk:
             profile = self._default_profile()
         elif not profile.is_active:
             raise ValidationError({"profile": f"The profile {profile.name} is not in use any more."})
-        self._mrns_taken.add(patient.mrn)
         regimen = Regimen(patient=patient, profile=profile)  # also patient.regimen
+        if interval is not None:
+            self._regimen_set_interval_override(regimen, *interval)
+        if recheck is not None:
+            self._regimen_set_recheck_date(regimen, *recheck)
+        if oral is not None:
+            self._regimen_switch_to_oral(regimen, *oral)
+        self._mrns_taken.add(patient.mrn)
         self._queue(patient, patient, reason=reason)
         self._queue(regimen, patient)
         self._entries_of(patient, new=True)
+        return patient
+
+    # A new patient's regimen as another system left it (see patient_create).
+
+    def _regimen_set_interval_override(
+        self, regimen: Regimen, months: int | None, days: int | None, reason: str
+    ) -> None:
+        self._require(roles.MAKE_DECISION, "set a maintenance interval")
+        if (months is None) == (days is None):
+            field = "days" if days is not None else "months"
+            raise ValidationError({field: "Give the interval in months (1 to 12) or in days (3 to 90), not both."})
+        regimen.maintenance_interval_months, regimen.maintenance_interval_days = months, days
+        regimen.interval_reason = reason.strip()
+        regimen.interval_set_by, regimen.interval_set_at = self.by, self.now
+        _validate(
+            regimen,
+            rename={"maintenance_interval_months": "months", "maintenance_interval_days": "days"}
+            | {"interval_reason": "reason"},
+        )
+
+    def _regimen_set_recheck_date(self, regimen: Regimen, on: datetime.date, reason: str) -> None:
+        self._require(roles.MAKE_DECISION, "set a recheck date")
+        regimen.recheck_on, regimen.recheck_reason = on, reason.strip()
+        regimen.recheck_set_by, regimen.recheck_set_at = self.by, self.now
+        problem = None
+        if isinstance(on, datetime.date) and on < self.today:
+            problem = record.RECHECK_IN_THE_PAST
+        elif isinstance(on, datetime.date) and on > self.today + datetime.timedelta(days=731):
+            problem = record.RECHECK_TOO_FAR
+        _validate(regimen, extra={"recheck_on": problem}, rename={"recheck_on": "on", "recheck_reason": "reason"})
+
+    def _regimen_switch_to_oral(self, regimen: Regimen, since: datetime.date, dose_mcg: int | None) -> None:
+        self._require(roles.MAKE_DECISION, "switch a patient to oral therapy")
+        if regimen.oral_since is not None:
+            raise ValidationError(
+                {"since": f"Already on oral therapy since {regimen.oral_since.day} {regimen.oral_since:%b %Y}."}
+            )
+        regimen.oral_since, regimen.oral_dose_mcg = since, dose_mcg
+        _validate(
+            regimen,
+            extra={"oral_since": record.FUTURE_DATE if record._is_future_date(since, self.today) else None},
+            rename={"oral_since": "since", "oral_dose_mcg": "dose_mcg"},
+        )
+
+    def patient_discharge(self, *, patient: Patient, reason: str, note: str = "") -> Patient:
+        """services.patient_discharge of a patient this bulk created and has written (the history rows
+        were checked while the patient was in care): written by the next write() as an update with
+        its "~" history row. A patient of longer standing is discharged by its action (its reminders)."""
+        if id(patient) not in self._entries or patient.pk is None or patient.mrn in self._mrns_on_record:
+            raise ValueError("only a patient created by this bulk and written is discharged here")
+        if not patient.is_active:
+            raise ValidationError({"patient": f"{patient.full_name} was already discharged."})
+        if reason not in DischargeReason.values:
+            choices = ", ".join(str(label) for label in DischargeReason.labels)
+            raise ValidationError({"reason": f"Choose why the patient is discharged: {choices}."})
+        patient.is_active = False
+        patient.discharged_at = self.now
+        patient.discharge_reason = reason
+        patient.discharge_note = (note or "").strip()
+        _validate(patient, rename={"discharge_reason": "reason", "discharge_note": "note"})
+        why = f"Discharged: {patient.get_discharge_reason_display()}"
+        self.updated[why].append(patient)
+        self._queue_touched(patient)
         return patient
 
     def _default_profile(self) -> ProtocolProfile:
@@ -463,7 +561,7 @@ class RecordBulk:
     # Writing ---------------------------------------------------------------------------------------
 
     def pending(self) -> int:
-        return sum(len(rows) for rows in self.queued.values())
+        return sum(len(rows) for rows in self.queued.values()) + sum(len(p) for p in self.updated.values())
 
     def write(self) -> list[Patient]:
         """Write every queued row with its history row (patients.querysets.create_with_history: COPY
@@ -474,6 +572,14 @@ class RecordBulk:
                 if queued_model is not model or not rows:
                     continue
                 create_with_history(rows, model, user=self.by, reason=reason or None, date=self.now)
+        for why, patients in self.updated.items():
+            fields = ["is_active", "discharged_at", "discharge_reason", "discharge_note", "updated_at"]
+            for patient in patients:
+                patient.updated_at = timezone.now()
+            bulk_update_with_history(
+                patients, Patient, fields, default_user=self.by, default_change_reason=why, default_date=self.now
+            )
+        self.updated.clear()
         touched = self.touched
         self.queued.clear()
         self.touched, self._touched_ids = [], set()

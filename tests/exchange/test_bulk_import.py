@@ -183,3 +183,32 @@ def test_it_takes_as_many_queries_for_ten_times_the_rows(write, run_import, djan
     if connection.vendor == "postgresql":
         with django_assert_max_num_queries(len(small.captured_queries)):
             assert run_import(*_register(write, "M", 80)).code == 0
+
+
+CARRIED = "mrn,first_name,last_name,birth_date,oral_since,oral_dose_mcg,discharge_reason,discharge_note\n"
+
+
+def test_it_carries_a_new_patients_regimen_and_discharge_over_with_their_history(write, run_import, clinic_admin):
+    people = CARRIED + "R-1,Ada,L,1960-01-01,2024-05-01,1000,,\nR-2,Alan,T,1954-06-23,,,moved_away,To Leeds\n"
+    result = run_import(
+        "--patients", str(write("p.csv", people)), "--injections", str(write("i.csv", "mrn,given_at\nR-2,2024-02-01\n"))
+    )
+    assert result.code == 0, result.err
+    ada, alan = Patient.objects.get(mrn="R-1"), Patient.objects.get(mrn="R-2")
+    assert (ada.regimen.oral_since, ada.regimen.oral_dose_mcg) == (datetime.date(2024, 5, 1), 1000)
+    assert list(ada.regimen.history.values_list("history_type", "oral_since")) == [("+", datetime.date(2024, 5, 1))]
+    assert (alan.is_active, alan.discharge_reason, alan.discharge_note) == (False, "moved_away", "To Leeds")
+    assert sorted(alan.history.values_list("history_type", "is_active", "history_change_reason")) == [
+        ("+", True, IMPORT_REASON),
+        ("~", False, "Discharged: Moved away"),
+    ]
+    assert alan.injections.count() == 1  # checked while Alan was in care
+    assert alan.care_status.patient_active is False
+
+
+def test_it_refuses_a_new_patients_regimen_as_the_service_does_and_saves_nothing(write, run_import):
+    people = CARRIED + "R-1,Ada,L,1960-01-01,2024-05-01,500,,\n"
+    result = run_import("--patients", str(write("p.csv", people)))
+    assert result.code == 2
+    assert result.problems == ["p.csv row 2, column oral_dose_mcg: Ensure this value is greater than or equal to 1000."]
+    assert not Patient.objects.exists() and not Regimen.objects.exists()
