@@ -111,7 +111,7 @@ def _validate(
 class _Entries:
     """One patient's entries as the checks need them: what is on record and what this bulk accepted."""
 
-    __slots__ = ("given", "injections", "labs", "symptoms", "causes", "medications", "active")
+    __slots__ = ("given", "injections", "labs", "symptoms", "causes", "medications")
 
     def __init__(self) -> None:
         self.given: list[datetime.datetime] = []  # given_at of every non-voided injection, sorted
@@ -470,8 +470,8 @@ class RecordBulk:
         high = bisect.bisect_left(entries.given, given_at + window)
         twin = None
         if high > low:  # the latest in the window, as order_by("-given_at").first()
-            _, twin_drug, twin_dose, twin_by = entries.injections[high - 1]
-            twin = (entries.given[high - 1], twin_by)
+            twin_at, _, _, twin_by = entries.injections[high - 1]
+            twin = (twin_at, twin_by)
         warnings = record.injection_soft_warnings(
             injection, entered_at=self.now, changed=None, twin=twin, latest=entries.given[-1] if entries.given else None
         )
