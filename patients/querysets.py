@@ -8,6 +8,7 @@ send none, and `bulk_create()` sends none either. So they are refused, except `b
 from __future__ import annotations
 
 import datetime
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -125,25 +126,32 @@ def create_with_history(
             obj._state.adding = False
             obj._state.db = connection.alias
 
-        def value(obj: Any, attname: str) -> Any:
-            found = getattr(obj, attname)
-            return Jsonb(found) if attname in json_fields else found
-
         attnames = [f.attname for f in fields]
-        _copy(meta.db_table, [f.column for f in fields], ([value(o, a) for a in attnames] for o in chunk))
+        _copy(meta.db_table, [f.column for f in fields], _rows(chunk, attnames, json_fields))
         history_columns = [history._meta.get_field(a).column for a in tracked]
-        extra = ["history_date", "history_change_reason", "history_type", "history_user_id"]
-        user_id = getattr(user, "pk", None)
+        extra = (date, reason, "+", getattr(user, "pk", None))
         _copy(
             history._meta.db_table,
-            [*history_columns, *extra],
-            ([*(value(o, a) for a in tracked), date, reason, "+", user_id] for o in chunk),
+            [*history_columns, "history_date", "history_change_reason", "history_type", "history_user_id"],
+            ([*row, *extra] for row in _rows(chunk, tracked, json_fields)),
         )
+
+
+def _rows(objs: Iterable[Any], attnames: list[str], json_fields: set[str]) -> Iterator[list[Any]]:
+    """Each object's values of `attnames`, JSON fields wrapped for psycopg."""
+    values = operator.attrgetter(*attnames)
+    wrap = [i for i, name in enumerate(attnames) if name in json_fields]
+    for obj in objs:
+        row = list(values(obj))
+        for i in wrap:
+            row[i] = Jsonb(row[i])
+        yield row
 
 
 def _copy(table: str, columns: list[str], rows: Iterable[list[Any]]) -> None:
     quote = connection.ops.quote_name
     sql = f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # The raw cursor's errors, as Django's own (IntegrityError for a refused row).
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row(row)
