@@ -306,7 +306,12 @@ def import_rows(patients: str = "2000") -> dict[str, object]:
     started = time.perf_counter()
     with transaction.atomic():
         report = import_register(
-            uploads, by=admin, clinic=clinic.name, accept_warnings=True, progress=mark("rows"), care_progress=mark("care")
+            uploads,
+            by=admin,
+            clinic=clinic.name,
+            accept_warnings=True,
+            progress=mark("rows"),
+            care_progress=mark("care"),
         )
         elapsed = time.perf_counter() - started
         transaction.set_rollback(True)
