@@ -32,6 +32,7 @@ from care.services import care_status_refresh, care_status_refresh_all
 from outreach import services as outreach
 from outreach.models import Appointment, AppointmentKind, AppointmentStatus, ClinicCapacity, ContactAttempt
 from patients import services as record
+from patients.bulk import RecordBulk
 from patients.models import ORAL_DOSE_MAX_MCG, ORAL_DOSE_MIN_MCG, Decision, Injection, Patient, Regimen
 from patients.plausibility import EARLY_DOSE, SoftWarning
 from protocols import services as profiles
@@ -57,10 +58,11 @@ def record_changed(patient: Patient) -> None:
 
 
 @contextlib.contextmanager
-def batch() -> Iterator[None]:
+def batch(*, progress: Callable[[int, int], None] | None = None) -> Iterator[None]:
     """Many actions in one transaction (the register import): each writes the record at once, with
     every check, and steps 2 and 3 run once per touched patient at the end, the care statuses computed
-    in chunks (care_status_refresh_all). Raising inside the block rolls everything back."""
+    in chunks (care_status_refresh_all, reporting to `progress(done, total)`). Raising inside the
+    block rolls everything back."""
     if _batched.get() is not None:  # nested: the outer batch finishes
         yield
         return
@@ -72,7 +74,7 @@ def batch() -> Iterator[None]:
             _batched.reset(token)
             token = None
             if pending:
-                care_status_refresh_all(patients=Patient.objects.filter(pk__in=pending))
+                care_status_refresh_all(patients=Patient.objects.filter(pk__in=pending), progress=progress)
                 for patient in Patient.objects.filter(pk__in=pending, reminders__isnull=False).distinct():
                     reminders_cancel_obsolete(patient=patient)
     finally:
@@ -124,6 +126,23 @@ injection_void = _action(record.injection_void, _argument("injection"))
 lab_result_correct = _action(record.lab_result_correct, _argument("lab"))
 lab_result_void = _action(record.lab_result_void, _argument("lab"))
 symptom_check_record = _action(record.symptom_check_record, _argument("patient"))
+
+
+@transaction.atomic
+def record_bulk_write(*, bulk: RecordBulk) -> list[Patient]:
+    """Write the entries `bulk` has checked (patients.bulk: the services' checks, read once, for the
+    register import), each with its history row; then steps 2 and 3 for every patient touched: at the
+    end of the batch() around it, or here at once in chunks."""
+    patients = bulk.write()
+    pending = _batched.get()
+    if pending is not None:
+        pending.update(p.pk for p in patients)
+    elif patients:
+        ids = [p.pk for p in patients]
+        care_status_refresh_all(patients=Patient.objects.filter(pk__in=ids))
+        for patient in Patient.objects.filter(pk__in=ids, reminders__isnull=False).distinct():
+            reminders_cancel_obsolete(patient=patient)
+    return patients
 
 
 @transaction.atomic

@@ -1,10 +1,15 @@
 """The register import (FORMAT.md): files in, every row through the application layer, all or nothing.
 
-Every row is written by a clinic.actions action inside one `actions.batch()`: the record's services
-run their validation and plausibility checks on each row exactly as for the staff app, and the care
-statuses are computed once per patient at the end, in chunks. A row that fails rolls back only its own
-savepoint, so every problem of every file is found in one pass; then, if there was any problem (or an
-unaccepted warning, or a dry run), the whole batch is rolled back and nothing stays.
+Everything happens inside one `actions.batch()`. New entries (patients, causes, injections, labs,
+symptom checks, medications) are checked row by row by patients.bulk.RecordBulk, which runs the
+record's services' validation and plausibility checks with the same messages, against the
+patients' entries read once and the rows above; every few thousand rows and at the end of each file
+they are written, with their history rows, by the one action clinic.actions.record_bulk_write. Rows
+that change what is on record (a patient's details, a cause, a medication's stop, a regimen carried
+over) go through their own actions one by one. The care statuses are computed once per patient at the
+end, in chunks. A refused row leaves nothing behind, so every problem of every file is found in one
+pass; then, if there was any problem (or an unaccepted warning, or a dry run), the whole batch is
+rolled back and nothing stays.
 
 A soft warning (NeedsConfirmation) is reported and the row is then written with its warnings
 confirmed, so later rows are checked against it as if accepted; with `accept_warnings` those
@@ -14,6 +19,7 @@ confirmations are what the entries keep (who accepted, when), as a confirmation 
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -21,32 +27,39 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic import actions
 from exchange import clinics, values
 from exchange.reader import Table, UnreadableFile, normal, read_table, unknown_columns
+from patients.bulk import RecordBulk
 from patients.models import (
     Cause,
     DischargeReason,
     Drug,
-    Injection,
-    LabResult,
-    Medication,
     MedicationName,
     Patient,
     Pregnancy,
     Procedure,
     Route,
     Site,
-    SymptomCheck,
 )
 from patients.plausibility import CODES, NeedsConfirmation
 from protocols.engine import units
 from protocols.models import ProtocolProfile
 
 IMPORT_REASON = "Imported from the clinic's register"
+# Each file's choices, built once (an enum's .choices makes a new list at every call).
+_PREGNANCIES = tuple(Pregnancy.choices)
+_DISCHARGE_REASONS = tuple(DischargeReason.choices)
+_CAUSE_KINDS = tuple(Cause.Kind.choices)
+_PROCEDURES = tuple(Procedure.choices)
+_DRUGS = tuple(Drug.choices)
+_ROUTES = tuple(Route.choices)
+_SITES = tuple(Site.choices)
+_MEDICATIONS = tuple(MedicationName.choices)
+WRITE_EVERY = 5000  # rows checked between two bulk writes (memory stays flat on a large file)
 
 
 @dataclass(frozen=True)
@@ -222,9 +235,11 @@ def import_register(
     dry_run: bool = False,
     accept_warnings: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    care_progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Import the files; the report says what was (or would be) created, updated and unchanged, and every
-    problem. Saved only when there is no error, every warning is accepted and it is not a dry run."""
+    problem. Saved only when there is no error, every warning is accepted and it is not a dry run.
+    `progress(rows done, rows)` follows the rows, `care_progress(done, patients)` the care statuses."""
     report = Report(dry_run=dry_run, warnings_accepted=accept_warnings)
     tables: list[Table] = []
     for upload in sorted(uploads, key=lambda u: FILES.index(u.name)):
@@ -252,7 +267,7 @@ def import_register(
     run = _Run(report, by=by, clinic=chosen, date_format=date_format)
     report.rows = sum(len(table.rows) for table in tables)
     try:
-        with actions.batch():
+        with actions.batch(progress=care_progress):
             done = 0
             for table in tables:
                 run.table(table, progress=lambda n, base=done: progress(base + n, report.rows) if progress else None)
@@ -262,6 +277,9 @@ def import_register(
             if report.errors or (report.warnings and not accept_warnings) or dry_run:
                 raise _Rollback
     except _Rollback:
+        return report
+    except IntegrityError as error:  # checked in Python, refused by the database: a race, or a gap in the checks
+        report.errors.append(Problem(run.filename, None, "", f"the database refused the rows: {error}"))
         return report
     report.saved = True
     return report
@@ -279,14 +297,17 @@ class _Run:
         self.profiles = {p.slug: p for p in ProtocolProfile.objects.all()}
         self.now = timezone.now()
         self.discharges: list[tuple[Patient, dict[str, Any]]] = []
+        self.bulk = RecordBulk(by=by, now=self.now)
+        self.created: set[str] = set()  # mrns of the patients this import creates
+        self.filename = ""
 
     # The loop --------------------------------------------------------------------------------------
 
     def table(self, table: Table, *, progress: Callable[[int], None]) -> None:
         counts = self.report.counts.setdefault(table.name, Counts())
         handle = getattr(self, f"_{table.name}")
-        if table.name != "patients":
-            self._load_existing(table)
+        self.filename = table.filename
+        self._load_existing(table)
         for index, (number, cells) in enumerate(table.rows, start=1):
             try:
                 outcome = self._row(handle, table, number, cells)
@@ -298,7 +319,14 @@ class _Run:
                     setattr(counts, outcome, getattr(counts, outcome) + 1)
             if index % 200 == 0:
                 progress(index)
+            if self.bulk.pending() >= WRITE_EVERY:
+                self.write()
+        self.write()
         progress(len(table.rows))
+
+    def write(self) -> None:
+        """The rows checked so far, through the application layer."""
+        actions.record_bulk_write(bulk=self.bulk)
 
     def _row(self, handle: Callable[..., str | None], table: Table, number: int, cells: dict[str, Any]) -> str | None:
         spec = SPECS[table.name]
@@ -306,10 +334,11 @@ class _Run:
         while True:
             row = _Cells(cells, spec, self.date_format)
             try:
-                with transaction.atomic():  # a savepoint: a refused row leaves nothing behind
-                    outcome = handle(row, number=number, table=table, confirmed=confirmed)
-                    if row.problems:
-                        raise _RowRefused([])
+                # A refused row leaves nothing behind: new entries are queued only once every check
+                # passed, and each action of a changed entry is atomic.
+                outcome = handle(row, number=number, table=table, confirmed=confirmed)
+                if row.problems:
+                    raise _RowRefused([])
                 return outcome
             except NeedsConfirmation as asked:
                 if confirmed:
@@ -334,22 +363,23 @@ class _Run:
             raise _RowRefused([])  # its patients row is reported already
         patient = self.patients.get(mrn)
         if patient is None:
-            patient = Patient.objects.select_related("regimen__profile").filter(mrn=mrn, clinic=self.clinic).first()
-            if patient is None:
-                _refuse("mrn", f"no patient {mrn!r} in the patients file or on record in {self.clinic}.")
-            self.patients[mrn] = patient
+            _refuse("mrn", f"no patient {mrn!r} in the patients file or on record in {self.clinic}.")
         return patient
 
     def _load_existing(self, table: Table) -> None:
-        """The patients the rows name, read at once (not one query a row)."""
-        missing = {values.text(cells.get("mrn")) for _, cells in table.rows} - set(self.patients)
-        for patient in Patient.objects.select_related("regimen__profile").filter(mrn__in=missing, clinic=self.clinic):
-            self.patients[patient.mrn] = patient
+        """The patients the rows name, with their entries, read at once (not one query a row)."""
+        missing = {values.text(cells.get("mrn")) for _, cells in table.rows} - set(self.patients) - {""}
+        self.patients.update(self.bulk.patients_by_mrn(missing, clinic=self.clinic))
 
     def finish(self) -> None:
-        """Discharges last: the discharged patients' history rows were checked while they were in care."""
+        """Discharges last: the discharged patients' history rows were checked while they were in care.
+        A patient this import created is discharged in bulk (it has no reminders to cancel yet)."""
         for patient, discharge in self.discharges:
-            actions.patient_discharge(patient=patient, by=self.by, **discharge)
+            if patient.mrn in self.created:
+                self.bulk.patient_discharge(patient=patient, **discharge)
+            else:
+                actions.patient_discharge(patient=patient, by=self.by, **discharge)
+        self.write()
 
     # Files -----------------------------------------------------------------------------------------
 
@@ -377,7 +407,7 @@ class _Run:
             if row.has(column) and not row.blank(column):
                 data[column] = row.parse(column, values.yes_no)
         if row.has("pregnancy") and not row.blank("pregnancy"):
-            data["pregnancy"] = row.parse("pregnancy", lambda v: values.choice(v, Pregnancy.choices, "pregnancy"))
+            data["pregnancy"] = row.parse("pregnancy", lambda v: values.choice(v, _PREGNANCIES, "pregnancy"))
         if row.has("dietary_intake_adequate"):
             intake = row.parse("dietary_intake_adequate", values.yes_no)
             data["dietary_intake_adequate"] = {True: "yes", False: "no", None: "unknown"}[intake]
@@ -391,34 +421,40 @@ class _Run:
         discharge = self._discharge_columns(row)
         if row.problems:
             return None
-        patient = Patient.objects.select_related("regimen__profile").filter(mrn=mrn, clinic=self.clinic).first()
+        patient = self.patients.get(mrn)
         if patient is None:
-            extra = {"clinic": self.clinic}
-            patient = actions.patient_create(
+            patient = self.bulk.patient_create(
                 mrn=mrn,
                 sex=data.pop("sex", "unknown"),
                 email_reminders_consent=bool(consent),
                 profile=profile,
-                by=self.by,
+                clinic=self.clinic,
                 reason=IMPORT_REASON,
+                **self._regimen_in_bulk(regimen),
                 **data,
-                **extra,
             )
+            self._apply_discharge(patient, discharge)
+            self.created.add(mrn)
             outcome = "created"
         else:
             outcome = "unchanged"
-            changed = {name: value for name, value in data.items() if getattr(patient, name) != value}
-            if changed:
-                actions.patient_update(patient=patient, data=changed, by=self.by)
-                outcome = "updated"
-            if consent is not None and consent != patient.email_reminders_consent:
-                actions.patient_set_email_consent(patient=patient, consent=consent, by=self.by, reason=IMPORT_REASON)
-                outcome = "updated"
-            if profile is not None and patient.regimen.profile_id != profile.pk:
-                actions.regimen_set_profile(regimen=patient.regimen, profile=profile, by=self.by, reason=IMPORT_REASON)
-                outcome = "updated"
-        if self._apply_regimen(patient, regimen) or self._apply_discharge(patient, discharge):
-            outcome = "updated" if outcome == "unchanged" else outcome
+            with transaction.atomic():
+                changed = {name: value for name, value in data.items() if getattr(patient, name) != value}
+                if changed:
+                    actions.patient_update(patient=patient, data=changed, by=self.by)
+                    outcome = "updated"
+                if consent is not None and consent != patient.email_reminders_consent:
+                    actions.patient_set_email_consent(
+                        patient=patient, consent=consent, by=self.by, reason=IMPORT_REASON
+                    )
+                    outcome = "updated"
+                if profile is not None and patient.regimen.profile_id != profile.pk:
+                    actions.regimen_set_profile(
+                        regimen=patient.regimen, profile=profile, by=self.by, reason=IMPORT_REASON
+                    )
+                    outcome = "updated"
+                if self._apply_regimen(patient, regimen) or self._apply_discharge(patient, discharge):
+                    outcome = "updated" if outcome == "unchanged" else outcome
         self.failed.discard(mrn)
         self.patients[mrn] = patient
         return outcome
@@ -433,6 +469,19 @@ class _Run:
                 found[column] = row.date(column)
         for column in ("interval_reason", "recheck_reason"):
             found[column] = row.text(column)
+        return found
+
+    @staticmethod
+    def _regimen_in_bulk(regimen: dict[str, Any]) -> dict[str, Any]:
+        """A new patient's regimen columns, as RecordBulk.patient_create takes them (see _apply_regimen)."""
+        found: dict[str, Any] = {}
+        months, days = regimen.get("maintenance_interval_months"), regimen.get("maintenance_interval_days")
+        if months is not None or days is not None:
+            found["interval"] = (months, days, regimen["interval_reason"] or IMPORT_REASON)
+        if regimen.get("recheck_on") is not None:
+            found["recheck"] = (regimen["recheck_on"], regimen["recheck_reason"] or IMPORT_REASON)
+        if regimen.get("oral_since") is not None:
+            found["oral"] = (regimen["oral_since"], regimen.get("oral_dose_mcg"))
         return found
 
     def _apply_regimen(self, patient: Patient, regimen: dict[str, Any]) -> bool:
@@ -465,7 +514,7 @@ class _Run:
     def _discharge_columns(self, row: _Cells) -> dict[str, Any]:
         if not row.has("discharge_reason") or row.blank("discharge_reason"):
             return {}
-        reason = row.parse("discharge_reason", lambda v: values.choice(v, DischargeReason.choices, "discharge reason"))
+        reason = row.parse("discharge_reason", lambda v: values.choice(v, _DISCHARGE_REASONS, "discharge reason"))
         return {"reason": reason, "note": row.text("discharge_note")}
 
     def _apply_discharge(self, patient: Patient, discharge: dict[str, Any]) -> bool:
@@ -476,22 +525,22 @@ class _Run:
 
     def _causes(self, row: _Cells, *, number: int, table: Table, confirmed: tuple[str, ...]) -> str | None:
         patient = self._patient(row)
-        kind = row.parse("code", lambda v: values.choice(v, Cause.Kind.choices, "cause code"))
+        kind = row.parse("code", lambda v: values.choice(v, _CAUSE_KINDS, "cause code"))
         if kind is None:
             row.problem("code", "this required cell is empty.")
         fields = {
             "length_cm": row.parse("length_cm", values.whole),
-            "procedure": row.parse("procedure", lambda v: values.choice(v, Procedure.choices, "procedure")) or "",
+            "procedure": row.parse("procedure", lambda v: values.choice(v, _PROCEDURES, "procedure")) or "",
             "start": row.date("start"),
             "stop": row.date("stop"),
             "note": row.text("note"),
         }
         if row.problems:
             return None
-        self._duplicate(table, number, (patient.pk, kind), "code")
-        existing = patient.causes.filter(kind=kind).first()
+        self._duplicate(table, number, (patient.mrn, kind), "code")
+        existing = self.bulk.cause_of(patient, kind)
         if existing is None:
-            actions.cause_add(patient=patient, kind=kind, by=self.by, reason=IMPORT_REASON, **fields)
+            self.bulk.cause_add(patient=patient, kind=kind, reason=IMPORT_REASON, **fields)
             return "created"
         changed = {name: value for name, value in fields.items() if getattr(existing, name) != value}
         if not changed:
@@ -505,28 +554,29 @@ class _Run:
         if when is None and not row.problems:
             row.problem("given_at", "this required cell is empty.")
         profile = patient.regimen.profile
-        drug = row.parse("drug", lambda v: values.choice(v, Drug.choices, "drug")) or profile.drug
+        drug = row.parse("drug", lambda v: values.choice(v, _DRUGS, "drug")) or profile.drug
         dose = row.parse("dose_mcg", values.whole)
         dose = profile.dose_mcg if dose is None else dose
-        route = row.parse("route", lambda v: values.choice(v, Route.choices, "route")) or Route.IM
-        site = row.parse("site", lambda v: values.choice(v, Site.choices, "site")) or ""
+        route = row.parse("route", lambda v: values.choice(v, _ROUTES, "route")) or Route.IM
+        site = row.parse("site", lambda v: values.choice(v, _SITES, "site")) or ""
         expiry = row.date("lot_expiry")
         if row.problems:
             return None
         day, given_at = when  # type: ignore[misc]
-        key = (patient.pk, given_at or day, drug, dose)
+        key = (patient.mrn, given_at or day, drug, dose)
         self._duplicate(table, number, key, "given_at")
-        on_record = Injection.objects.filter(patient=patient, drug=drug, dose_mcg=dose, voided_at__isnull=True)
         if given_at is not None:
-            on_record = on_record.filter(given_at=given_at)
+            start, end = given_at, given_at + datetime.timedelta(microseconds=1)
         else:
             start = timezone.make_aware(datetime.datetime.combine(day, datetime.time(0)))
-            on_record = on_record.filter(given_at__gte=start, given_at__lt=start + datetime.timedelta(days=1))
-        if on_record.exists():
+            end = start + datetime.timedelta(days=1)
+        if isinstance(dose, int) and self.bulk.injection_on_record(
+            patient, drug=drug, dose_mcg=dose, start=start, end=end
+        ):
             return "unchanged"
         if given_at is None:  # a day only: noon, clear of the day's edges in every zone change
             given_at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
-        actions.injection_record(
+        self.bulk.injection_record(
             patient=patient,
             given_at=given_at,
             drug=drug,
@@ -535,12 +585,10 @@ class _Run:
             site=site,
             lot_number=row.text("lot_number"),
             lot_expiry=expiry,
-            given_by=self.by,
             given_by_name=row.text("given_by"),
             notes=row.text("note"),
             history=True,
             confirmed=confirmed,
-            now=self.now,
         )
         return "created"
 
@@ -560,24 +608,20 @@ class _Run:
             entered = Decimal(value).normalize()
         except (units.UnitError, InvalidOperation):
             symbol, entered = unit, None  # the service names the problem
-        key = (patient.pk, collected_on, analyte, entered, symbol)
+        key = (patient.mrn, collected_on, analyte, entered, symbol)
         self._duplicate(table, number, key, "value")
         if entered is not None:
-            same = LabResult.objects.filter(
-                patient=patient, collected_on=collected_on, analyte=analyte, unit_entered=symbol, voided_at__isnull=True
-            ).values_list("value_entered", flat=True)
+            same = self.bulk.lab_values(patient, analyte=analyte, collected_on=collected_on, unit=symbol)
             if any(v.normalize() == entered for v in same):
                 return "unchanged"
-        actions.lab_result_record(
+        self.bulk.lab_result_record(
             patient=patient,
             analyte=analyte,
             value=value,
             unit=unit,
             collected_on=collected_on,
-            entered_by=self.by,
             notes=row.text("note"),
             confirmed=confirmed,
-            now=self.now,
         )
         return "created"
 
@@ -591,40 +635,38 @@ class _Run:
                 row.problem(column, "this required cell is empty.")
         if row.problems:
             return None
-        self._duplicate(table, number, (patient.pk, checked_on, neurological, depression), "checked_on")
-        if SymptomCheck.objects.filter(
-            patient=patient, checked_on=checked_on, neurological=neurological, depression=depression
-        ).exists():
+        self._duplicate(table, number, (patient.mrn, checked_on, neurological, depression), "checked_on")
+        if self.bulk.symptom_check_on_record(
+            patient, checked_on=checked_on, neurological=neurological, depression=depression
+        ):
             return "unchanged"
-        actions.symptom_check_record(
+        self.bulk.symptom_check_record(
             patient=patient,
             checked_on=checked_on,
             neurological=neurological,
             depression=depression,
-            recorded_by=self.by,
             notes=row.text("note"),
         )
         return "created"
 
     def _medications(self, row: _Cells, *, number: int, table: Table, confirmed: tuple[str, ...]) -> str | None:
         patient = self._patient(row)
-        name = row.parse("name", lambda v: values.choice(v, MedicationName.choices, "medication"))
+        name = row.parse("name", lambda v: values.choice(v, _MEDICATIONS, "medication"))
         start, stop = row.date("start"), row.date("stop")
         if row.problems:
             return None
-        self._duplicate(table, number, (patient.pk, name, start), "start")
-        existing = Medication.objects.filter(patient=patient, name=name, start=start).first()
+        self._duplicate(table, number, (patient.mrn, name, start), "start")
+        existing = self.bulk.medication_of(patient, name=name, start=start)
         if existing is not None:
             if stop is None or existing.stop == stop:
                 return "unchanged"
             actions.medication_stop(medication=existing, stop=stop, by=self.by)
             return "updated"
-        medication = actions.medication_start(
-            patient=patient, name=name, start=start, recorded_by=self.by, detail=row.text("detail")
-        )
-        if stop is not None:
-            actions.medication_stop(medication=medication, stop=stop, by=self.by)
+        self.bulk.medication_start(patient=patient, name=name, start=start, detail=row.text("detail"), stop=stop)
         return "created"
+
+
+_normal = functools.lru_cache(maxsize=256)(normal)  # the spec's column names, over and over
 
 
 class _Cells:
@@ -638,10 +680,10 @@ class _Cells:
         self.problems: list[tuple[str, str]] = []
 
     def has(self, column: str) -> bool:
-        return normal(column) in self.cells
+        return _normal(column) in self.cells
 
     def raw(self, column: str) -> object:
-        return self.cells.get(normal(column))
+        return self.cells.get(_normal(column))
 
     def blank(self, column: str) -> bool:
         return values.blank(self.raw(column))

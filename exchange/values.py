@@ -4,6 +4,7 @@ the reason shown as `FILE row N, column COLUMN: reason`. A blank optional cell i
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Iterable
 from decimal import Decimal
@@ -51,15 +52,24 @@ def _key(word: str) -> str:
     return re.sub(r"[\s\-]+", "_", word.strip().lower())
 
 
+@functools.lru_cache(maxsize=64)
+def _codes(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Every spelling of the choices (code or label, as _key makes them) -> the code; the first wins."""
+    found: dict[str, str] = {}
+    for code, label in pairs:
+        found.setdefault(_key(str(code)), str(code))
+        found.setdefault(_key(str(label)), str(code))
+    return found
+
+
 def choice(value: object, choices: Iterable[tuple[str, str]], what: str) -> str | None:
     """A choice by its code or its label in any case (`Left deltoid`, `left_deltoid`)."""
     if blank(value):
         return None
-    word = _key(text(value))
-    pairs = list(choices)
-    for code, label in pairs:
-        if word in (_key(str(code)), _key(str(label))):
-            return str(code)
+    pairs = tuple(choices)
+    code = _codes(pairs).get(_key(text(value)))
+    if code is not None:
+        return code
     allowed = ", ".join(str(code) for code, _ in pairs)
     raise Refused(f"{text(value)!r} is not a {what}: one of {allowed}.")
 

@@ -655,6 +655,35 @@ def _injection_warnings(
 ) -> list[plausibility.SoftWarning | None]:
     """The soft warnings of a new injection (`changed` None) or of the fields a correction changes.
     `entered_at`: when the entry was first recorded (a correction does not make it back-dated)."""
+    twin: tuple[datetime.datetime, str] | None = None
+    latest = None
+    if changed is None or "given_at" in changed:
+        given_at = injection.given_at
+        others = Injection.objects.filter(patient_id=injection.patient_id, voided_at__isnull=True).exclude(
+            pk=injection.pk
+        )
+        window = datetime.timedelta(hours=plausibility.DUPLICATE_HOURS)
+        found = (
+            others.filter(given_at__gt=given_at - window, given_at__lt=given_at + window)
+            .select_related("given_by")
+            .order_by("-given_at")
+            .first()
+        )
+        twin = (found.given_at, user_label(found.given_by)) if found is not None else None
+        latest = others.order_by("-given_at").values_list("given_at", flat=True).first()
+    return injection_soft_warnings(injection, entered_at=entered_at, changed=changed, twin=twin, latest=latest)
+
+
+def injection_soft_warnings(
+    injection: Injection,
+    *,
+    entered_at: datetime.datetime,
+    changed: Collection[str] | None,
+    twin: tuple[datetime.datetime, str] | None,
+    latest: datetime.datetime | None,
+) -> list[plausibility.SoftWarning | None]:
+    """_injection_warnings without the database: `twin` is the latest other injection of the patient
+    within DUPLICATE_HOURS (when, by whom), `latest` the patient's latest other injection."""
     warnings: list[plausibility.SoftWarning | None] = []
     if changed is None or "dose_mcg" in changed:
         profile = injection.patient.regimen.profile
@@ -665,21 +694,8 @@ def _injection_warnings(
         given_at = injection.given_at
         if not injection.imported:  # imported history is dated in the past by nature
             warnings.append(plausibility.backdated_warning(given_at, now=entered_at))
-        others = Injection.objects.filter(patient_id=injection.patient_id, voided_at__isnull=True).exclude(
-            pk=injection.pk
-        )
-        window = datetime.timedelta(hours=plausibility.DUPLICATE_HOURS)
-        twin = (
-            others.filter(given_at__gt=given_at - window, given_at__lt=given_at + window)
-            .select_related("given_by")
-            .order_by("-given_at")
-            .first()
-        )
         if twin is not None:
-            warnings.append(
-                plausibility.duplicate_injection_warning(twin.given_at, by=user_label(twin.given_by), new=given_at)
-            )
-        latest = others.order_by("-given_at").values_list("given_at", flat=True).first()
+            warnings.append(plausibility.duplicate_injection_warning(twin[0], by=twin[1], new=given_at))
         if latest is not None and not plausibility.is_duplicate_time(latest, given_at):
             warnings.append(plausibility.before_previous_warning(given_at, latest=latest))
     return warnings
@@ -866,7 +882,6 @@ def usual_range(analyte: str) -> plausibility.Range:
 
 def _lab_warnings(lab: LabResult) -> list[plausibility.SoftWarning | None]:
     canonical = units.to_canonical_exact(lab.analyte, lab.value_entered, lab.unit_entered)
-    warnings = [plausibility.unusual_value_warning(lab.analyte, canonical, usual_range(lab.analyte))]
     twin = (
         LabResult.objects.filter(
             patient_id=lab.patient_id,
@@ -880,14 +895,29 @@ def _lab_warnings(lab: LabResult) -> list[plausibility.SoftWarning | None]:
         .order_by("-entered_at")
         .first()
     )
+    return lab_soft_warnings(
+        lab,
+        canonical=canonical,
+        usual=usual_range(lab.analyte),
+        twin=(twin, user_label(twin.entered_by)) if twin is not None else None,
+    )
+
+
+def lab_soft_warnings(
+    lab: LabResult, *, canonical: Decimal, usual: plausibility.Range, twin: tuple[LabResult, str] | None
+) -> list[plausibility.SoftWarning | None]:
+    """_lab_warnings without the database: `twin` is the latest other result of the same analyte,
+    day and canonical value (and who entered it)."""
+    warnings = [plausibility.unusual_value_warning(lab.analyte, canonical, usual)]
     if twin is not None:
+        found, by = twin
         warnings.append(
             plausibility.duplicate_lab_warning(
-                label=twin.get_analyte_display(),
-                value=f"{twin.value_entered.normalize():f} {twin.unit_entered}",
-                day=twin.collected_on,
-                entered_at=twin.entered_at,
-                by=user_label(twin.entered_by),
+                label=found.get_analyte_display(),
+                value=f"{found.value_entered.normalize():f} {found.unit_entered}",
+                day=found.collected_on,
+                entered_at=found.entered_at,
+                by=by,
             )
         )
     return warnings

@@ -8,8 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import CheckConstraint, F, Q
 
+from patients import constraints
 from patients.models import Cause, Injection, LabNotDrawn, LabResult, Medication, Patient, Regimen
 from protocols.models import ProtocolProfile
 
@@ -177,3 +180,81 @@ def test_it_names_every_check_constraint_in_a_case() -> None:
     models = [Patient, Cause, Regimen, Injection, LabResult, Medication, LabNotDrawn]
     declared = {c.name for m in models for c in m._meta.constraints}
     assert declared == {constraint for _, _, constraint in CASES}
+
+
+# The same constraints evaluated in Python (patients.constraints, for the register import's bulk
+# checks): the same verdict as the database's own check, constraint by constraint.
+
+
+def _check_constraints(model: type) -> list[CheckConstraint]:
+    return [c for c in model._meta.constraints if isinstance(c, CheckConstraint)]
+
+
+def _database_verdicts(model: type, instance: Any) -> dict[str, bool]:
+    """Each constraint's verdict from the database (full_clean's one query a constraint)."""
+    found = {}
+    for constraint in _check_constraints(model):
+        try:
+            constraint.validate(model, instance)
+        except ValidationError:
+            found[constraint.name] = False
+        else:
+            found[constraint.name] = True
+    return found
+
+
+def _python_verdicts(model: type, instance: Any) -> dict[str, bool]:
+    failed = set(constraints.violations(instance))
+    return {c.name: str(c.get_violation_error_message()) not in failed for c in _check_constraints(model)}
+
+
+@pytest.mark.parametrize(("model", "overrides", "constraint"), CASES, ids=lambda v: v if isinstance(v, str) else None)
+def test_it_finds_the_same_violation_in_python(
+    model: type, overrides: dict[str, Any], constraint: str, patient: Patient, physician: Any
+) -> None:
+    instance = model(**_values(model, overrides, patient, physician))
+    python = _python_verdicts(model, instance)
+    assert python[constraint] is False
+    assert python == _database_verdicts(model, instance)
+
+
+@pytest.mark.parametrize(
+    ("model", "override"),
+    [(Patient, False), (Cause, False), (Regimen, False), (Regimen, True), (Injection, False), (LabResult, False)]
+    + [(Medication, False), (LabNotDrawn, False)],
+)
+def test_it_finds_no_violation_in_python_where_the_database_finds_none(
+    model: type, override: bool, patient: Patient, physician: Any
+) -> None:
+    instance = model(**_values(model, {"override": override}, patient, physician))
+    assert constraints.violations(instance) == []
+    assert all(_database_verdicts(model, instance).values())
+
+
+@pytest.mark.parametrize(
+    ("condition", "values", "expected"),
+    [
+        (Q(a=1), {"a": 1}, True),
+        (Q(a=1), {"a": 2}, False),
+        (Q(a=1), {"a": None}, None),  # NULL = 1 is unknown
+        (~Q(a=1), {"a": None}, None),  # and so is its negation
+        (Q(a=None), {"a": None}, True),  # IS NULL
+        (Q(a__isnull=False), {"a": 0}, True),
+        (Q(a__in=[1, 2]), {"a": None}, None),
+        (Q(a__in=[1, 2]), {"a": 3}, False),
+        (Q(a__gte=F("b")), {"a": 1, "b": None}, None),
+        (Q(a__gte=F("b")), {"a": 2, "b": 1}, True),
+        (Q(a__lt=5) & Q(b=1), {"a": None, "b": 2}, False),  # unknown AND false is false
+        (Q(a__lt=5) & Q(b=1), {"a": None, "b": 1}, None),
+        (Q(a__lt=5) | Q(b=1), {"a": None, "b": 1}, True),  # unknown OR true is true
+        (Q(a__lt=5) | Q(b=1), {"a": None, "b": 2}, None),
+        (Q(a__lte=5, b__gt=1), {"a": 5, "b": 2}, True),
+    ],
+)
+def test_it_evaluates_a_condition_with_sqls_three_values(condition: Q, values: dict[str, Any], expected: Any) -> None:
+    assert constraints.holds(condition, values) is expected
+
+
+def test_it_refuses_a_lookup_it_cannot_evaluate() -> None:
+    with pytest.raises(constraints.Unsupported):
+        constraints.holds(Q(name__icontains="x"), {"name": "x"})

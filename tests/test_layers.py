@@ -3,6 +3,8 @@ included), so a change has one obvious room and nothing calls upward or in a cir
 
 The floors, bottom to top (README "Layout"):
   protocols.engine  the pure rules of GUIDANCE.md (no Django at all; tests/protocols/test_engine_purity.py)
+  toolkit           non-clinical helpers that import nothing from the project (a command's progress)
+                    (protocols.engine and toolkit share the bottom floor: neither imports the other)
   accounts          users and roles
   protocols         protocol profiles: the settings a clinic admin edits, versioned
   patients          the clinical record: models, validation, the services that write it, its own reads
@@ -28,7 +30,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("protocols.engine",),
+    ("protocols.engine", "toolkit"),
     ("accounts",),
     ("protocols",),
     ("patients",),
@@ -109,6 +111,7 @@ def test_it_finds_the_project_code() -> None:
         "patients.services",
         "reminders.outbox",
         "protocols.engine.evaluate",
+        "toolkit.progress",
     } <= set(modules)
 
 
@@ -133,6 +136,9 @@ def test_every_app_has_a_floor() -> None:
         ("from protocols.models import ProtocolProfile\n", "protocols.engine.evaluate", "protocols.models", True),
         ("from audit.models import ChartView\n", "care.services", "audit.models", False),
         ("from care.models import CareStatus\n", "audit.services", "care.models", True),
+        ("from patients.models import Patient\n", "toolkit.progress", "patients.models", True),
+        ("from protocols.engine import units\n", "toolkit.progress", "protocols.engine.units", True),
+        ("from toolkit.progress import Progress\n", "care.services", "toolkit.progress", False),
     ],
 )
 def test_it_catches_an_upward_import(

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from care.services import care_status_refresh_all, care_status_refresh_stale
+from toolkit.progress import Progress
 
 
 class Command(BaseCommand):
@@ -16,5 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="re-evaluate every active patient")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        summary = care_status_refresh_all() if options["all"] else care_status_refresh_stale()
+        progress = Progress(None, "care statuses", self.stderr, unit="patients")
+        refresh = care_status_refresh_all if options["all"] else care_status_refresh_stale
+        summary = refresh(progress=progress.update)
+        progress.done()
         self.stdout.write(f"{summary.patients} patients re-evaluated, {summary.alerts} alerts active")

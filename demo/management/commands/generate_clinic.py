@@ -26,6 +26,7 @@ from demo.synthetic import synthetic_patient
 from patients.models import Cause, Injection, LabResult, Medication, Patient, Regimen, SymptomCheck
 from protocols.engine import units
 from protocols.models import ProtocolProfile
+from toolkit.progress import Progress
 
 MODELS = [Patient, Regimen, Cause, Injection, LabResult, SymptomCheck, Medication]
 FLUSH_ROWS = 50_000
@@ -55,6 +56,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         loader = BulkLoader(MODELS, now=now, reason="generate_clinic")
         first_index = loader.next_id[Patient]
+        progress = Progress(count, "patients written", self.stderr)
         with transaction.atomic():
             for index in range(first_index, first_index + count):
                 _add(
@@ -67,15 +69,19 @@ class Command(BaseCommand):
                 )
                 if loader.pending() >= FLUSH_ROWS:
                     loader.flush()
+                progress.advance()
             loader.finish()
+        progress.done()
         _analyze()  # fresh statistics, as autovacuum would give a production database after a bulk load
         written = time.perf_counter() - started
         rows = sum(loader.written.values())
         self.stdout.write(f"{count} patients, {rows} rows (+{rows} history rows) written in {written:.1f} s")
         started = time.perf_counter()
+        progress = Progress(None, "care statuses", self.stderr, unit="patients")
         summary = care_status_refresh_all(
-            today=today, patients=Patient.objects.filter(pk__gte=first_index, is_active=True)
+            today=today, patients=Patient.objects.filter(pk__gte=first_index, is_active=True), progress=progress.update
         )
+        progress.done()
         self.stdout.write(
             f"care status of {summary.patients} active patients evaluated in {time.perf_counter() - started:.1f} s"
         )

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accounts import roles
 from exchange.importer import FILES, Upload, import_register
 from exchange.models import ImportRun
+from toolkit.progress import Progress
 
 
 class Command(BaseCommand):
@@ -43,6 +44,8 @@ class Command(BaseCommand):
         if not uploads:
             raise CommandError("Give at least one file: --patients, --causes, --injections, --labs or --symptoms.")
         user = _importer(options["user"])
+        rows = Progress(None, "import", self.stderr, unit="rows")
+        care = Progress(None, "care statuses", self.stderr, unit="patients")
         report = import_register(
             uploads,
             by=user,
@@ -50,7 +53,11 @@ class Command(BaseCommand):
             date_format=options["date_format"],
             dry_run=options["dry_run"],
             accept_warnings=options["accept_warnings"],
+            progress=rows.update,
+            care_progress=care.update,
         )
+        rows.done()
+        care.done()
         ImportRun.record(report=report, uploads=uploads, by=user, source=ImportRun.Source.COMMAND)
         for note in report.notes:
             self.stderr.write(f"note: {note}")
