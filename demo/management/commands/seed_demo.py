@@ -23,8 +23,11 @@ from django.utils import timezone
 from accounts import roles
 from accounts.clinics import default_clinic_slug, only_clinic
 from accounts.models import Clinic
+from care.models import CareStatus
 from care.services import care_status_refresh_deferred
 from clinic import actions
+from outreach.models import AppointmentKind
+from outreach.selectors import booking_suggestion
 from patients import services as record
 from patients.models import Injection, Patient
 from protocols.engine.dates import add_months
@@ -382,6 +385,29 @@ class Seeder:
 class Command(BaseCommand):
     help = "Create demo users (one per role) and a demo clinic of patients. Safe to run twice."
 
+    def appointments(self, seeder: Seeder, nurse: AbstractUser, *, most: int = 4) -> int:
+        """Book the next injection of a few patients due within ten days, at the suggested day and
+        time, as a nurse would from the outreach list: the day view and the letters have something."""
+        due = CareStatus.objects.filter(
+            patient__is_active=True,
+            next_injection_due__gte=seeder.today,
+            next_injection_due__lte=seeder.today + datetime.timedelta(days=10),
+        ).select_related("patient__clinic")
+        booked = 0
+        for status in due.order_by("next_injection_due", "patient__mrn")[:most]:
+            patient = status.patient
+            suggestion = booking_suggestion(patient=patient, kind=AppointmentKind.INJECTION, today=seeder.today)
+            if suggestion.day is None:
+                continue
+            starts_at = datetime.datetime.combine(suggestion.day, suggestion.time, tzinfo=patient.clinic.zone)
+            if starts_at <= seeder.now:
+                continue
+            actions.appointment_book(
+                patient=patient, kind=AppointmentKind.INJECTION, starts_at=starts_at, by=nurse, now=seeder.now
+            )
+            booked += 1
+        return booked
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--even-without-debug",
@@ -419,6 +445,11 @@ class Command(BaseCommand):
             with transaction.atomic(), care_status_refresh_deferred():
                 clinic = south if in_south(demo) else north
                 created += seeder.patient(demo, clinic=clinic, nurse=nurse, physician=physician)
+        if created:
+            booked = self.appointments(seeder, nurse)
+            self.stdout.write(
+                f"Demo appointments: {booked} booked (see Appointments, and the letters under Reminders)."
+            )
         self.stdout.write(f"Demo clinics: {created} patients created, {len(DEMOS) - created} already there.")
         for clinic in both:
             self.stdout.write(f"  {clinic.name}: {clinic.patients.count()} patients")
