@@ -217,17 +217,24 @@ def scan() -> dict[str, object]:
     }
 
 
-def emails() -> dict[str, object]:
-    """Send every ready reminder to the SMTP sink named by EMAIL_HOST/EMAIL_PORT, synchronously."""
-    from reminders.models import Reminder, Status
-    from reminders.outbox import reminder_send
+def _batches(ids: list[int]) -> list[list[int]]:
+    from django.conf import settings
 
-    ids = list(Reminder.objects.filter(status=Status.PENDING).values_list("pk", flat=True))
+    size = settings.SEND_BATCH_SIZE
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def emails() -> dict[str, object]:
+    """Send every ready reminder to the SMTP sink named by EMAIL_HOST/EMAIL_PORT, in one process, in
+    batches of SEND_BATCH_SIZE (the `send_reminders` path)."""
+    from reminders.outbox import reminders_send
+
+    ids = _reset_sent()
     started = time.perf_counter()
     outcomes: dict[str, int] = {}
-    for pk in ids:
-        outcome = reminder_send(reminder_id=pk, now=timezone.now())
-        outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
+    for batch in _batches(ids):
+        for outcome in reminders_send(reminder_ids=batch, now=timezone.now()).values():
+            outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
     elapsed = time.perf_counter() - started
     return {
         "emails_sent": outcomes.get("sent", 0),
@@ -236,28 +243,43 @@ def emails() -> dict[str, object]:
     }
 
 
-def celery_emails(timeout: str = "600") -> dict[str, object]:
-    """The real path: one task per reminder through the broker, sent by the Celery workers that
-    bench/run.py started (to the SMTP sink). Rows sent by the one-process measure are put back to
-    pending first (this is the benchmark's own database)."""
+def _reset_sent() -> list[int]:
+    """Rows sent by an earlier measure pending again (this is the benchmark's own database)."""
     from reminders.models import Reminder, Status
-    from reminders.tasks import send_reminder
 
     _send_all_day()
     Reminder.objects.filter(status=Status.SENT).update(
         status=Status.PENDING, attempts=0, sent_at=None, enqueued_at=None, next_attempt_at=timezone.now()
     )
-    ids = list(Reminder.objects.filter(status=Status.PENDING).values_list("pk", flat=True))
+    return list(Reminder.objects.filter(status=Status.PENDING).order_by("pk").values_list("pk", flat=True))
+
+
+def celery_emails(timeout: str = "600") -> dict[str, object]:
+    """The real path: the ready reminders queued as the scan queues them (one batch task per
+    SEND_BATCH_SIZE ids, after commit) and sent by the Celery workers that bench/run.py started (to the
+    SMTP sink). Rows sent by the one-process measure are put back to pending first."""
+    from django.conf import settings
+    from django.db import transaction
+
+    from reminders.models import Reminder, Status
+    from reminders.sending import enqueue_batches_on_commit
+
+    ids = _reset_sent()
     started = time.perf_counter()
-    for pk in ids:
-        send_reminder.delay(pk)
+    with transaction.atomic():
+        enqueue_batches_on_commit(Reminder, ids, timezone.now())
     deadline = started + float(timeout)
     busy = Reminder.objects.filter(pk__in=ids, status__in=[Status.PENDING, Status.SENDING])
     while busy.exists() and time.perf_counter() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.05)
     elapsed = time.perf_counter() - started
     sent = Reminder.objects.filter(pk__in=ids, status=Status.SENT).count()
-    return {"emails_per_s": round(sent / elapsed, 1), "emails_sent_by_workers": sent, "emails_queued": len(ids)}
+    return {
+        "emails_per_s": round(sent / elapsed, 1),
+        "emails_sent_by_workers": sent,
+        "emails_queued": len(ids),
+        "send_batch_size": settings.SEND_BATCH_SIZE,
+    }
 
 
 def import_rows(patients: str = "2000") -> dict[str, object]:

@@ -422,10 +422,30 @@ def _record_failure(
 
 def _mark_accepted(row: OutboxMessage, now: datetime.datetime) -> None:
     """The server accepted the message of `row`: say so on this claim's row before the next message of
-    the batch is handed over (one statement, committed on its own)."""
-    type(row).objects.filter(pk=row.pk, claimed_at=row.claimed_at, status__in=[Status.SENDING, Status.PENDING]).update(
-        sent_at=now
+    the batch is handed over (one statement, committed on its own).
+
+    On PostgreSQL without waiting for the write-ahead log to reach the disk (`synchronous_commit` off
+    for this statement's transaction alone; some 0.3 ms instead of 2-5 ms here): the mark is seen by
+    every other session at once and survives the worker's death, and only a crash of the database
+    server itself can lose the last fraction of a second of marks. Even then nothing is sent twice
+    unless the worker dies too before the end of its batch, because the batch records its accepted
+    rows from memory (`_record_sent`, a durable commit)."""
+    model = type(row)
+    if connection.vendor != "postgresql":
+        model.objects.filter(pk=row.pk, claimed_at=row.claimed_at, status__in=[Status.SENDING, Status.PENDING]).update(
+            sent_at=now
+        )
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    status = _column(model, "status")
+    sql = (
+        "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)) "
+        f"UPDATE {table} SET {_column(model, 'sent_at')} = %s FROM quick "
+        f"WHERE {_column(model, model._meta.pk.name)} = %s AND {_column(model, 'claimed_at')} = %s "
+        f"AND {status} IN (%s, %s)"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, row.pk, row.claimed_at, Status.SENDING, Status.PENDING])
 
 
 def _record_sent(outbound: Outbound, rows: Sequence[OutboxMessage], now: datetime.datetime) -> dict[int, Outcome]:
