@@ -1,6 +1,6 @@
 """One benchmark measurement in its own process (so its peak memory is its own); prints JSON.
 
-    python bench/measure.py engine|refresh|queries|sql|scan|emails
+    python bench/measure.py engine|refresh|queries|sql|scan|emails|celery_emails|email_costs
 
 Run by bench/run.py against the benchmark database; not part of the test suite.
 """
@@ -282,6 +282,55 @@ def celery_emails(timeout: str = "600") -> dict[str, object]:
     }
 
 
+def email_costs(count: str = "1000") -> dict[str, object]:
+    """Where a batch's time goes, per email, in one process (milliseconds of wall time): the message's
+    templates and opt-out link (`render`), its MIME bytes (`mime`), the SMTP exchange with the sink
+    (`smtp`), the mark after the server accepted it (`db_mark`), and the rest, per batch (`batch_db`:
+    the claim, the rows, the re-checks, the events and the record). Timers around the real functions."""
+    import dataclasses
+    from collections import defaultdict
+
+    from reminders import emails, sending
+    from reminders.models import Reminder
+    from reminders.outbox import REMINDERS
+
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(name, function):  # noqa: ANN001, ANN202
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return wrapper
+
+    outbound = dataclasses.replace(REMINDERS, build=timed("render", REMINDERS.build))
+    sending._mark_accepted = timed("db_mark", sending._mark_accepted)
+    emails.Session.send = timed("smtp", emails.Session.send)  # the MIME bytes are made in here
+    ids = _reset_sent()[: int(count)]
+    started = time.perf_counter()
+    for batch in _batches(ids):
+        sending.send_batch(outbound, batch, timezone.now())
+    total = time.perf_counter() - started
+    rows = list(Reminder.objects.select_related("patient").filter(pk__in=ids))
+    messages = [REMINDERS.build(row, timezone.now()) for row in rows]
+    started = time.perf_counter()
+    for message in messages:
+        message.message().as_bytes(linesep="\r\n")
+    mime = time.perf_counter() - started
+    per = {
+        "render": spent["render"],
+        "mime": mime,
+        "smtp": spent["smtp"] - mime,
+        "db_mark": spent["db_mark"],
+        "batch_db": total - spent["render"] - spent["smtp"] - spent["db_mark"],
+        "total": total,
+    }
+    return {f"email_ms_{name}": round(seconds / len(ids) * 1000, 3) for name, seconds in per.items()}
+
+
 def import_rows(patients: str = "2000") -> dict[str, object]:
     """The register import: `patients` patients of the bench population exported in FORMAT.md's files
     under new record numbers, imported through the actions (every row checked), then rolled back so
@@ -328,6 +377,7 @@ def import_rows(patients: str = "2000") -> dict[str, object]:
 
 
 MEASURES = {
+    "email_costs": email_costs,
     "import_rows": import_rows,
     "celery_emails": celery_emails,
     "engine": engine,

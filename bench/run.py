@@ -130,6 +130,16 @@ def serve_and_time(bench: Bench, cookie: str, chart_patients: list[int], request
         server.wait(timeout=30)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of a process and its living children (a Celery worker's pool)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for one in [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]:
+        fields = Path(f"/proc/{one}/stat").read_text().rpartition(")")[2].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def send_to_sink(bench: Bench, broker: str) -> None:
     """Send the scan's reminders to a local SMTP sink: first synchronously in one process (the
     `send_reminders` path), then through the broker with two Celery worker processes (production)."""
@@ -150,6 +160,7 @@ def send_to_sink(bench: Bench, broker: str) -> None:
     try:
         wait_for_port(port)
         bench.measure("emails", env=env)
+        bench.measure("email_costs", env=env)
         import redis
 
         redis.Redis.from_url(broker).flushdb()  # the benchmark's own Redis database: no stale tasks
@@ -163,7 +174,12 @@ def send_to_sink(bench: Bench, broker: str) -> None:
             stderr=subprocess.DEVNULL,
         )
         time.sleep(3)  # the workers connect; tasks queued before they are ready simply wait
+        before = {"worker": cpu_seconds(worker.pid), "sink": cpu_seconds(sink.pid)}
         bench.measure("celery_emails", env=env)
+        sent = int(bench.results["emails_sent_by_workers"])  # type: ignore[arg-type]
+        for name, pid in (("worker", worker.pid), ("sink", sink.pid)):
+            used = cpu_seconds(pid) - before[name]
+            bench.results[f"emails_cpu_ms_{name}"] = round(used / max(sent, 1) * 1000, 3)
     finally:
         for process in (worker, sink):
             if process is not None:
