@@ -286,9 +286,12 @@ def email_costs(count: str = "1000") -> dict[str, object]:
     """Where a batch's time goes, per email, in one process (milliseconds of wall time): the message's
     templates and opt-out link (`render`), its MIME bytes (`mime`), the SMTP exchange with the sink
     (`smtp`), the mark after the server accepted it (`db_mark`), and the rest, per batch (`batch_db`:
-    the claim, the rows, the re-checks, the events and the record). Timers around the real functions."""
+    the claim, the rows, the re-checks, the events and the record). Timers around the real functions.
+    Also the CPU per email of this process and of its database server process."""
     import dataclasses
     from collections import defaultdict
+
+    from django.db import connection
 
     from reminders import emails, sending
     from reminders.models import Reminder
@@ -310,10 +313,15 @@ def email_costs(count: str = "1000") -> dict[str, object]:
     sending._mark_accepted = timed("db_mark", sending._mark_accepted)
     emails.Session.send = timed("smtp", emails.Session.send)  # the MIME bytes are made in here
     ids = _reset_sent()[: int(count)]
+    with connection.cursor() as cursor:  # the database server's process serving this one
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    database_cpu, process_cpu = _cpu_seconds(backend), time.process_time()
     started = time.perf_counter()
     for batch in _batches(ids):
         sending.send_batch(outbound, batch, timezone.now())
     total = time.perf_counter() - started
+    database_cpu, process_cpu = _cpu_seconds(backend) - database_cpu, time.process_time() - process_cpu
     rows = list(Reminder.objects.select_related("patient").filter(pk__in=ids))
     messages = [REMINDERS.build(row, timezone.now()) for row in rows]
     started = time.perf_counter()
@@ -328,7 +336,17 @@ def email_costs(count: str = "1000") -> dict[str, object]:
         "batch_db": total - spent["render"] - spent["smtp"] - spent["db_mark"],
         "total": total,
     }
-    return {f"email_ms_{name}": round(seconds / len(ids) * 1000, 3) for name, seconds in per.items()}
+    figures = {f"email_ms_{name}": round(seconds / len(ids) * 1000, 3) for name, seconds in per.items()}
+    figures["email_cpu_ms_process"] = round(process_cpu / len(ids) * 1000, 3)
+    figures["email_cpu_ms_database"] = round(database_cpu / len(ids) * 1000, 3)
+    figures["email_costs_sent"] = len(ids)
+    return figures
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of a process on this machine (the database server's, for one)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def import_rows(patients: str = "2000") -> dict[str, object]:
