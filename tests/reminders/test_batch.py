@@ -4,6 +4,7 @@ batch, each email at most once per claim; the scan queues batches and repairs a 
 from __future__ import annotations
 
 import datetime
+import threading
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -248,3 +249,28 @@ def test_deliver_sends_one_claimed_row_and_records_it_with_its_history(
 
     assert (outcome.status, history) == ("sent", [(Status.SENT, "")])
     assert (Reminder.objects.get(pk=pk).status, smtp.message_ids()) == (Status.SENT, [reminder.message_id])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("migrated_rows_each")
+def test_batches_racing_for_the_same_rows_claim_each_row_once(due_patient: Callable[..., Patient]) -> None:
+    ids = _due(due_patient, 40)
+    start = threading.Barrier(4)
+    claims: list[list[int]] = []
+
+    def worker(offset: int) -> None:  # its own database connection, as another worker process would have
+        try:
+            start.wait(timeout=10)
+            claims.append(sending.claim_batch(Reminder, ids[offset:] + ids[:offset], NOW))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(offset,)) for offset in (0, 10, 20, 30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    claimed = [pk for claim in claims for pk in claim]
+    assert len(claims) == 4 and sorted(claimed) == sorted(ids)  # every row once, none twice
+    assert set(Reminder.objects.values_list("status", "attempts")) == {(Status.SENDING, 1)}
