@@ -273,6 +273,10 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 # retried for up to REMINDER_RECORD_RETRY_SECONDS while the database is unreachable.
 SEND_TASK_SOFT_TIME_LIMIT = env_int("SEND_TASK_SOFT_TIME_LIMIT", 75)
 SEND_TASK_TIME_LIMIT = env_int("SEND_TASK_TIME_LIMIT", 90)
+# Rows one send task claims and sends over one SMTP session (the scan queues one task per this many).
+SEND_BATCH_SIZE = env_int("SEND_BATCH_SIZE", 100)
+if SEND_BATCH_SIZE < 1:
+    raise ImproperlyConfigured("SEND_BATCH_SIZE must be at least 1.")
 SCAN_TASK_SOFT_TIME_LIMIT = env_int("SCAN_TASK_SOFT_TIME_LIMIT", 120)
 SCAN_TASK_TIME_LIMIT = env_int("SCAN_TASK_TIME_LIMIT", 180)
 # The daily re-evaluation of every active patient (100,000 take about two minutes).
@@ -282,6 +286,7 @@ _SEND_LIMITS = {"soft_time_limit": SEND_TASK_SOFT_TIME_LIMIT, "time_limit": SEND
 CELERY_TASK_ANNOTATIONS = {
     "reminders.tasks.send_reminder": _SEND_LIMITS,
     "reminders.tasks.send_staff_digest": _SEND_LIMITS,
+    "reminders.tasks.send_batch": _SEND_LIMITS,
     "reminders.tasks.scan_reminders": {
         "soft_time_limit": SCAN_TASK_SOFT_TIME_LIMIT,
         "time_limit": SCAN_TASK_TIME_LIMIT,

@@ -1,6 +1,6 @@
 """One benchmark measurement in its own process (so its peak memory is its own); prints JSON.
 
-    python bench/measure.py engine|refresh|queries|sql|scan|emails
+    python bench/measure.py engine|refresh|queries|sql|scan|emails|celery_emails|email_costs
 
 Run by bench/run.py against the benchmark database; not part of the test suite.
 """
@@ -218,17 +218,24 @@ def scan() -> dict[str, object]:
     }
 
 
-def emails() -> dict[str, object]:
-    """Send every ready reminder to the SMTP sink named by EMAIL_HOST/EMAIL_PORT, synchronously."""
-    from reminders.models import Reminder, Status
-    from reminders.outbox import reminder_send
+def _batches(ids: list[int]) -> list[list[int]]:
+    from django.conf import settings
 
-    ids = list(Reminder.objects.filter(status=Status.PENDING).values_list("pk", flat=True))
+    size = settings.SEND_BATCH_SIZE
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def emails() -> dict[str, object]:
+    """Send every ready reminder to the SMTP sink named by EMAIL_HOST/EMAIL_PORT, in one process, in
+    batches of SEND_BATCH_SIZE (the `send_reminders` path)."""
+    from reminders.outbox import reminders_send
+
+    ids = _reset_sent()
     started = time.perf_counter()
     outcomes: dict[str, int] = {}
-    for pk in ids:
-        outcome = reminder_send(reminder_id=pk, now=timezone.now())
-        outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
+    for batch in _batches(ids):
+        for outcome in reminders_send(reminder_ids=batch, now=timezone.now()).values():
+            outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
     elapsed = time.perf_counter() - started
     return {
         "emails_sent": outcomes.get("sent", 0),
@@ -237,28 +244,110 @@ def emails() -> dict[str, object]:
     }
 
 
-def celery_emails(timeout: str = "600") -> dict[str, object]:
-    """The real path: one task per reminder through the broker, sent by the Celery workers that
-    bench/run.py started (to the SMTP sink). Rows sent by the one-process measure are put back to
-    pending first (this is the benchmark's own database)."""
+def _reset_sent() -> list[int]:
+    """Rows sent by an earlier measure pending again (this is the benchmark's own database)."""
     from reminders.models import Reminder, Status
-    from reminders.tasks import send_reminder
 
     _send_all_day()
     Reminder.objects.filter(status=Status.SENT).update(
         status=Status.PENDING, attempts=0, sent_at=None, enqueued_at=None, next_attempt_at=timezone.now()
     )
-    ids = list(Reminder.objects.filter(status=Status.PENDING).values_list("pk", flat=True))
+    return list(Reminder.objects.filter(status=Status.PENDING).order_by("pk").values_list("pk", flat=True))
+
+
+def celery_emails(timeout: str = "600") -> dict[str, object]:
+    """The real path: the ready reminders queued as the scan queues them (one batch task per
+    SEND_BATCH_SIZE ids, after commit) and sent by the Celery workers that bench/run.py started (to the
+    SMTP sink). Rows sent by the one-process measure are put back to pending first."""
+    from django.conf import settings
+    from django.db import transaction
+
+    from reminders.models import Reminder, Status
+    from reminders.sending import enqueue_batches_on_commit
+
+    ids = _reset_sent()
     started = time.perf_counter()
-    for pk in ids:
-        send_reminder.delay(pk)
+    with transaction.atomic():
+        enqueue_batches_on_commit(Reminder, ids, timezone.now())
     deadline = started + float(timeout)
     busy = Reminder.objects.filter(pk__in=ids, status__in=[Status.PENDING, Status.SENDING])
     while busy.exists() and time.perf_counter() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.05)
     elapsed = time.perf_counter() - started
     sent = Reminder.objects.filter(pk__in=ids, status=Status.SENT).count()
-    return {"emails_per_s": round(sent / elapsed, 1), "emails_sent_by_workers": sent, "emails_queued": len(ids)}
+    return {
+        "emails_per_s": round(sent / elapsed, 1),
+        "emails_sent_by_workers": sent,
+        "emails_queued": len(ids),
+        "send_batch_size": settings.SEND_BATCH_SIZE,
+    }
+
+
+def email_costs(count: str = "1000") -> dict[str, object]:
+    """Where a batch's time goes, per email, in one process (milliseconds of wall time): the message's
+    templates and opt-out link (`render`), its MIME bytes (`mime`), the SMTP exchange with the sink
+    (`smtp`), the mark after the server accepted it (`db_mark`), and the rest, per batch (`batch_db`:
+    the claim, the rows, the re-checks, the events and the record). Timers around the real functions.
+    Also the CPU per email of this process and of its database server process."""
+    import dataclasses
+    from collections import defaultdict
+
+    from django.db import connection
+
+    from reminders import emails, sending
+    from reminders.models import Reminder
+    from reminders.outbox import REMINDERS
+
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(name, function):  # noqa: ANN001, ANN202
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return wrapper
+
+    outbound = dataclasses.replace(REMINDERS, build=timed("render", REMINDERS.build))
+    sending._mark_accepted = timed("db_mark", sending._mark_accepted)
+    emails.Session.send = timed("smtp", emails.Session.send)  # the MIME bytes are made in here
+    ids = _reset_sent()[: int(count)]
+    with connection.cursor() as cursor:  # the database server's process serving this one
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    database_cpu, process_cpu = _cpu_seconds(backend), time.process_time()
+    started = time.perf_counter()
+    for batch in _batches(ids):
+        sending.send_batch(outbound, batch, timezone.now())
+    total = time.perf_counter() - started
+    database_cpu, process_cpu = _cpu_seconds(backend) - database_cpu, time.process_time() - process_cpu
+    rows = list(Reminder.objects.select_related("patient").filter(pk__in=ids))
+    messages = [REMINDERS.build(row, timezone.now()) for row in rows]
+    started = time.perf_counter()
+    for message in messages:
+        message.message().as_bytes(linesep="\r\n")
+    mime = time.perf_counter() - started
+    per = {
+        "render": spent["render"],
+        "mime": mime,
+        "smtp": spent["smtp"] - mime,
+        "db_mark": spent["db_mark"],
+        "batch_db": total - spent["render"] - spent["smtp"] - spent["db_mark"],
+        "total": total,
+    }
+    figures = {f"email_ms_{name}": round(seconds / len(ids) * 1000, 3) for name, seconds in per.items()}
+    figures["email_cpu_ms_process"] = round(process_cpu / len(ids) * 1000, 3)
+    figures["email_cpu_ms_database"] = round(database_cpu / len(ids) * 1000, 3)
+    figures["email_costs_sent"] = len(ids)
+    return figures
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of a process on this machine (the database server's, for one)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def import_rows(patients: str = "2000") -> dict[str, object]:
@@ -328,6 +417,7 @@ def import_rows(patients: str = "2000") -> dict[str, object]:
 
 
 MEASURES = {
+    "email_costs": email_costs,
     "import_rows": import_rows,
     "celery_emails": celery_emails,
     "engine": engine,

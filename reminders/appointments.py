@@ -127,5 +127,5 @@ def appointment_notice_queue(
         )
         emails = [pk for pk, channel, status, _ in rows if channel == Channel.EMAIL and status == Status.PENDING]
         if enqueue and emails and config.in_window(timezone.localtime(now)):
-            outbox.enqueue_on_commit(Reminder, emails, "reminders.tasks.send_reminder", now)
+            outbox.enqueue_batches_on_commit(Reminder, emails, now)  # the batch task, as the scan does
     return [pk for pk, *_ in rows]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 
-from reminders.digest import staff_digest_send, staff_digests_create
+from reminders.digest import DIGESTS, staff_digests_create
 from reminders.letters import letters_create
 from reminders.models import ReminderSettings
-from reminders.outbox import ScanResult, reminder_send, reminders_scan
+from reminders.outbox import REMINDERS, ScanResult, reminders_scan
+from reminders.sending import send_batch
 
 
 def digests_due(*, now: datetime.datetime, config: ReminderSettings | None = None) -> bool:
@@ -38,14 +41,15 @@ class SyncRun:
 
 
 def reminders_send_now(*, now: datetime.datetime) -> SyncRun:
-    """One tick, then every ready reminder and today's digests sent here, without a broker."""
+    """One tick, then every ready reminder and today's digests sent here, without a broker, in batches
+    of SEND_BATCH_SIZE (one SMTP session each), as the workers would."""
     scan = beat_tick(now=now, enqueue=False)
-    outcomes: dict[str, int] = {}
-    for pk in scan.due_ids:
-        outcome = reminder_send(reminder_id=pk, now=now)
-        outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
-    for pk in scan.digest_ids:
-        outcome = staff_digest_send(digest_id=pk, now=now)
-        key = f"digest_{outcome.status}"
-        outcomes[key] = outcomes.get(key, 0) + 1
-    return SyncRun(scan=scan, outcomes=outcomes)
+    outcomes: Counter[str] = Counter()
+    for outbound, ids, prefix in ((REMINDERS, scan.due_ids, ""), (DIGESTS, scan.digest_ids, "digest_")):
+        for start in range(0, len(ids), settings.SEND_BATCH_SIZE):
+            batch = send_batch(outbound, ids[start : start + settings.SEND_BATCH_SIZE], now)
+            outcomes.update(f"{prefix}{outcome.status}" for outcome in batch.values())
+            if any(outcome.status in ("unrecorded", "not_sent") for outcome in batch.values()):
+                # The database is away: stop here; the rows stay for the next scan (and its repair).
+                return SyncRun(scan=scan, outcomes=dict(outcomes))
+    return SyncRun(scan=scan, outcomes=dict(outcomes))

@@ -4,7 +4,7 @@ through the same outbox claim as the reminders. Its numbers are the pages' own (
 from __future__ import annotations
 
 import datetime
-from functools import partial
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,7 +19,8 @@ from accounts.clinics import clinics_of
 from care import selectors as counts
 from reminders import emails, selectors
 from reminders.models import StaffDigest, Status
-from reminders.outbox import Outcome, claim, deliver, enqueue_on_commit, ready
+from reminders.outbox import ready
+from reminders.sending import Outbound, Outcome, enqueue_batches_on_commit, register, send_batch
 
 
 def _digest_recipients() -> models.QuerySet[AbstractBaseUser]:
@@ -45,7 +46,7 @@ def staff_digests_create(*, now: datetime.datetime, enqueue: bool = True) -> lis
         )
         ids = list(ready(StaffDigest, now).filter(date=today).order_by("pk").values_list("pk", flat=True))
         if enqueue:
-            enqueue_on_commit(StaffDigest, ids, "reminders.tasks.send_staff_digest", now)
+            enqueue_batches_on_commit(StaffDigest, ids, now)
     return ids
 
 
@@ -79,15 +80,28 @@ def staff_digest_email(digest: StaffDigest, today: datetime.date) -> EmailMultiA
     return emails.build_email(template="staff_digest", context=context, to=user.email, message_id=digest.message_id)
 
 
-def staff_digest_send(*, digest_id: int, now: datetime.datetime) -> Outcome:
-    """Send one day's digest at most once (the same claim as reminders)."""
-    if not claim(StaffDigest, digest_id, now):
-        return Outcome("not_claimed")
-    digest = StaffDigest.objects.select_related("user").get(pk=digest_id)
+NOT_TODAY = "not sent: another day, or the user has no email any more"
+
+
+def _digest_stops(rows: Sequence[StaffDigest], now: datetime.datetime) -> dict[int, tuple[str, str]]:
     today = timezone.localdate(now)
-    if digest.date != today or not digest.user.is_active or not digest.user.email:
-        digest.status, digest.updated_at = Status.CANCELLED, now
-        digest.last_error = "not sent: another day, or the user has no email any more"
-        digest.save(update_fields=["status", "last_error", "updated_at"])
-        return Outcome(Status.CANCELLED)
-    return deliver(digest, partial(staff_digest_email, digest, today), now, lambda status, note: None)
+    return {
+        row.pk: (Status.CANCELLED, NOT_TODAY)
+        for row in rows
+        if row.date != today or not row.user.is_active or not row.user.email
+    }
+
+
+DIGESTS = register(
+    Outbound(
+        model=StaffDigest,
+        build=lambda digest, now: staff_digest_email(digest, timezone.localdate(now)),
+        load=lambda ids: StaffDigest.objects.select_related("user").filter(pk__in=ids),
+        stops=_digest_stops,
+    )
+)
+
+
+def staff_digest_send(*, digest_id: int, now: datetime.datetime) -> Outcome:
+    """Send one day's digest at most once (the same batch path as reminders, a batch of one)."""
+    return send_batch(DIGESTS, [digest_id], now)[digest_id]

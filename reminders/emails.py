@@ -103,28 +103,59 @@ def _alive(connection: BaseEmailBackend) -> bool:
         return False
 
 
-def send(message: EmailMultiAlternatives) -> None:
-    """Send over this process's open connection, opening one when needed, exactly one attempt.
+class Session:
+    """One SMTP session for a batch of messages, each handed over exactly once.
 
-    A reused session is checked first (NOOP) and replaced when the server dropped it while idle, so the
-    message is only ever handed over once here: an error during the exchange (a disconnect after DATA
-    included, when the server may have stored the message) closes the session and is raised, for the
-    outbox to retry later or fail, never an immediate resend."""
-    if getattr(_outbound, "key", None) != _connection_key():
-        close_connection()
-    connection = getattr(_outbound, "connection", None)
-    if connection is not None and not _alive(connection):
-        close_connection()
-        connection = None
-    if connection is None:
-        connection = get_connection(fail_silently=False)
-        connection.open()  # opened here, so send_messages leaves it open afterwards
-        _outbound.connection, _outbound.key = connection, _connection_key()
-    try:
-        connection.send_messages([message])
-    except BaseException:
-        close_connection()
-        raise
+    This process's open session is reused: checked once with NOOP at the start of the batch (replaced
+    when the server dropped it while idle), then trusted from message to message, since each exchange
+    just proved it alive. An error during an exchange (a refusal, or a disconnect after DATA, when the
+    server may already have stored the message) closes the session and is raised for the outbox to
+    retry later or fail, never resent here; the next message opens a new session. When a session
+    cannot be opened, that error is raised for every later message of the batch without trying again
+    (`down`): nothing of theirs was handed over, and a server that is down is not asked once a message.
+    """
+
+    def __init__(self) -> None:
+        self.checked = False
+        self.down: BaseException | None = None
+
+    def _connection(self) -> BaseEmailBackend:
+        if getattr(_outbound, "key", None) != _connection_key():
+            close_connection()
+        connection: BaseEmailBackend | None = getattr(_outbound, "connection", None)
+        if connection is not None and not self.checked and not _alive(connection):
+            close_connection()
+            connection = None
+        if connection is None:
+            connection = get_connection(fail_silently=False)
+            try:
+                connection.open()  # opened here, so send_messages leaves it open afterwards
+            except BaseException as error:
+                self.down = error
+                raise
+            _outbound.connection, _outbound.key = connection, _connection_key()
+        self.checked = True
+        return connection
+
+    def send(self, message: EmailMultiAlternatives) -> None:
+        if self.down is not None:
+            raise self.down
+        connection = self._connection()
+        try:
+            connection.send_messages([message])
+        except BaseException:
+            close_connection()
+            raise
+
+    def never_opened(self, error: BaseException) -> bool:
+        """Whether `error` came from opening a session: the message never reached the server."""
+        return error is self.down
+
+
+def send(message: EmailMultiAlternatives) -> None:
+    """Send one message over this process's open connection (checked with NOOP first), opening one
+    when needed, exactly one attempt: a batch of one (see Session)."""
+    Session().send(message)
 
 
 # Composition ---------------------------------------------------------------------------------------

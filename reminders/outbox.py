@@ -2,13 +2,14 @@
 
 The database is the source of truth, the broker only a doorbell:
 - `reminders_scan` (beat, every 5 minutes) creates the rows the clinic's rules call for, at most one
-  per (patient, kind, due date, channel), and rings the doorbell for each pending row after commit.
-  A lost message, a broker that was down or a worker that died mid-send are all repaired by a later
-  scan, because it looks at the rows, not at the queue.
-- `reminder_send` (the task) claims a row with a conditional update and goes on only if it won, so a
-  message delivered twice or two workers racing send one email. It re-checks that the obligation
-  still stands, sends, and records the result: temporary SMTP errors go back to pending with a
-  backoff, permanent ones end failed.
+  per (patient, kind, due date, channel), and rings the doorbell after commit: one batch task per
+  SEND_BATCH_SIZE pending rows. A lost message, a broker that was down or a worker that died mid-batch
+  are all repaired by a later scan, because it looks at the rows, not at the queue.
+- `reminders_send` (the batch task; `reminder_send` is a batch of one) claims its rows with one
+  conditional update and sends only those it won, so a message delivered twice or two workers racing
+  send one email. It re-checks that each obligation still stands, sends over one SMTP session, and
+  records the results: temporary SMTP errors go back to pending with a backoff, permanent ones end
+  failed. The claim, send and record are reminders.sending, shared by every outbox model.
 - `reminders_cancel_obsolete` runs in the transaction of every clinical write (the application
   layer, clinic.actions, calls it after the care status refresh): the injection or lab recorded
   cancels what no longer applies.
@@ -20,19 +21,12 @@ from __future__ import annotations
 
 import datetime
 import logging
-import smtplib
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import TypeVar
 
-from celery import current_app
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.mail import EmailMultiAlternatives
-from django.db import InterfaceError, OperationalError, connection, models, transaction
-from django.db.models import F, Q
+from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from care.models import CareStatus
@@ -54,14 +48,27 @@ from reminders.models import (
     Status,
 )
 from reminders.rules import (
-    MAX_ATTEMPTS,
     OVERDUE_LOOKBACK,
-    backoff,
     current_due,
-    describe,
-    is_temporary,
     obligations,
     patient_skip_reason,
+)
+from reminders.sending import (  # noqa: F401 (claim, deliver, enqueue_on_commit, release, with_database_retry, UNCONFIRMED: reachable here as before)
+    UNCONFIRMED,
+    Outbound,
+    Outcome,
+    claim,
+    deliver,
+    enqueue_batches_on_commit,
+    enqueue_on_commit,
+    recover_abandoned,
+    register,
+    release,
+    send_batch,
+    stuck_after,
+    unconfirmed_after,
+    unconfirmed_note,
+    with_database_retry,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,10 +76,9 @@ logger = logging.getLogger(__name__)
 OPT_OUT_REASON = "Opted out of email reminders with the link in a reminder."
 
 
-def _obsolete_reason(reminder: Reminder, today: datetime.date) -> str:
+def _obsolete_reason(reminder: Reminder, status: CareStatus | None, today: datetime.date) -> str:
     if reminder.appointment_id is not None:
         return ""  # a notice names its own version of an appointment; a newer one cancels it when queued
-    status = CareStatus.objects.filter(patient_id=reminder.patient_id).first()
     if current_due(status, reminder.kind) != reminder.due_date:
         return "no longer due: the visit was recorded or the due date changed"
     if reminder.kind in DUE_SOON_KINDS and today > reminder.due_date:
@@ -171,6 +177,8 @@ class ScanResult:
     expired: int = 0
     requeued: int = 0
     in_window: bool = True
+    recorded: int = 0  # left `sending` by a stopped batch after the server accepted them: recorded as sent
+    released: int = 0  # left `sending` by a stopped batch, never handed over: pending again
     due_ids: list[int] = field(default_factory=list)
     digest_ids: list[int] = field(default_factory=list)
 
@@ -255,34 +263,6 @@ def _create_due(config: ReminderSettings, now: datetime.datetime, result: ScanRe
         result.unskipped = len(moved)
 
 
-def stuck_after() -> datetime.timedelta:
-    """A row queued this long and not taken lost its message (with the broker): queue it again."""
-    return datetime.timedelta(seconds=settings.REMINDER_STUCK_AFTER)
-
-
-def unconfirmed_after() -> datetime.timedelta:
-    """A row in `sending` this long was handed to the SMTP server and never recorded: send it again."""
-    return datetime.timedelta(seconds=settings.REMINDER_UNCONFIRMED_AFTER)
-
-
-def clock(instant: datetime.datetime) -> str:
-    """A time of day as staff read it: clinic time (BST in summer, GMT in winter)."""
-    return f"{timezone.localtime(instant):%H:%M}"
-
-
-def unconfirmed_note(claimed_at: datetime.datetime) -> str:
-    return (
-        f"{UNCONFIRMED}: handed to the SMTP server at {clock(claimed_at)} and never recorded as sent "
-        "(the worker or its database was lost); it may already have been delivered, so sending it "
-        "again may give the patient a second copy"
-    )
-
-
-# Every row re-sent after the longer wait has an event (and, until sent, a last error) starting so:
-# the operator's search for "sent, not recorded" rows (README, Reminders in production).
-UNCONFIRMED = "sent, not recorded"
-
-
 def _requeue_stuck(now: datetime.datetime) -> int:
     """Rows left in `sending` past the longer wait: handed to SMTP, the result never recorded (a worker
     killed, or its database lost for longer than the record retry). Back to pending, each with an event
@@ -353,6 +333,8 @@ def reminders_scan(*, now: datetime.datetime, enqueue: bool = True) -> ScanResul
     local = timezone.localtime(now)
     result = ScanResult(in_window=config.in_window(local))
     with transaction.atomic():
+        recovered = recover_abandoned(now)  # first: it leaves each batch's one possibly in flight alone
+        result.recorded, result.released = recovered.recorded, recovered.released
         result.requeued = _requeue_stuck(now)
         result.expired = _expire(local.date(), now)
         if config.enabled and result.in_window:
@@ -362,257 +344,65 @@ def reminders_scan(*, now: datetime.datetime, enqueue: bool = True) -> ScanResul
             result.due_ids = list(outgoing.order_by("pk").values_list("pk", flat=True))
         digests = ready(StaffDigest, now).filter(date=local.date())
         result.digest_ids = list(digests.order_by("pk").values_list("pk", flat=True))
-        if enqueue:
-            enqueue_on_commit(Reminder, result.due_ids, "reminders.tasks.send_reminder", now)
-            enqueue_on_commit(StaffDigest, result.digest_ids, "reminders.tasks.send_staff_digest", now)
+        if enqueue:  # batches of SEND_BATCH_SIZE ids, published after commit
+            enqueue_batches_on_commit(Reminder, result.due_ids, now)
+            enqueue_batches_on_commit(StaffDigest, result.digest_ids, now)
     return result
 
 
-def enqueue_on_commit(model: type[OutboxMessage], ids: Sequence[int], task_name: str, now: datetime.datetime) -> None:
-    """Mark the rows handed out and, after commit, publish one task per row (only its id)."""
-    if not ids:
-        return
-    model.objects.filter(pk__in=ids).update(enqueued_at=now)
-    transaction.on_commit(partial(_publish, model, list(ids), task_name))
+# Sending: the reminders' part of the batch path (reminders.sending) ---------------------------------
 
 
-def _publish(model: type[OutboxMessage], ids: list[int], task_name: str) -> None:
-    for position, pk in enumerate(ids):
-        try:
-            current_app.send_task(task_name, args=[pk])
-        except Exception:  # the broker is down: the rest would fail the same way
-            unsent = ids[position:]
-            logger.exception(
-                "Could not queue %s %s; they stay pending and the next scan queues them.", len(unsent), task_name
-            )
-            model.objects.filter(pk__in=unsent, status=Status.PENDING).update(enqueued_at=None)
-            return
+def _reminder_history(entries: Sequence[tuple[int, str, str]], now: datetime.datetime) -> None:
+    groups: dict[tuple[str, str], list[int]] = {}
+    for pk, status, note in entries:
+        groups.setdefault((status, note), []).append(pk)
+    for (status, note), ids in groups.items():
+        _events(ids, status, note, now)
 
 
-# Sending -------------------------------------------------------------------------------------------
+def _reminder_rows(ids: Sequence[int]) -> models.QuerySet[Reminder]:
+    return Reminder.objects.select_related("patient").filter(pk__in=ids)
 
 
-def claim(model: type[OutboxMessage], pk: int, now: datetime.datetime) -> bool:
-    """pending -> sending in one conditional UPDATE, committed before anything is sent (a rival's
-    UPDATE waits for the row lock, then finds it no longer pending); True only for the one caller
-    that changed the row."""
-    return (
-        model.objects.filter(pk=pk, status=Status.PENDING, next_attempt_at__lte=now).update(
-            status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
-        )
-        == 1
+def _reminder_stops(rows: Sequence[Reminder], now: datetime.datetime) -> dict[int, tuple[str, str]]:
+    """Claimed reminders that must not go: the patient may not be emailed (skipped), or the care status
+    no longer calls for it (cancelled). One query for the care statuses of the batch."""
+    today = timezone.localdate(now)
+    fields = ("patient_id", "phase", "next_injection_due", "next_recheck_due")
+    statuses = {
+        s.patient_id: s for s in CareStatus.objects.filter(patient_id__in={r.patient_id for r in rows}).only(*fields)
+    }
+    stops: dict[int, tuple[str, str]] = {}
+    for reminder in rows:
+        if reason := patient_skip_reason(reminder.patient):
+            stops[reminder.pk] = (Status.SKIPPED, reason)
+        elif reason := _obsolete_reason(reminder, statuses.get(reminder.patient_id), today):
+            stops[reminder.pk] = (Status.CANCELLED, reason)
+    return stops
+
+
+REMINDERS = register(
+    Outbound(
+        model=Reminder,
+        build=lambda reminder, now: emails.reminder_email(reminder),
+        load=_reminder_rows,
+        stops=_reminder_stops,
+        history=_reminder_history,
+        reason_field="reason",
+        send_window=True,
     )
+)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    # sent, retry, failed, cancelled, skipped, not_claimed, outside_window; released (a database error
-    # before the message reached SMTP: pending again at once); unrecorded (sent, the result not stored)
-    status: str
-    error: str = ""
-
-
-_DATABASE_DOWN = (OperationalError, InterfaceError)
-
-
-def _reconnect() -> None:
-    """Drop this thread's broken database connection; the next query opens a new one (not inside an
-    outer transaction, which only its owner may end)."""
-    if connection.in_atomic_block:
-        return
-    try:
-        connection.close()
-    except Exception:  # closing a connection the server cut may fail; it is dropped either way
-        pass
-
-
-T = TypeVar("T")
-
-
-def with_database_retry(write: Callable[[], T], *, what: str) -> T:
-    """`write()` (one transaction), retried while the database is unreachable: reconnect, wait 0.1, 0.2,
-    0.4 ... at most 2 s apart, for REMINDER_RECORD_RETRY_SECONDS; then the last error is raised."""
-    deadline = time.monotonic() + settings.REMINDER_RECORD_RETRY_SECONDS
-    delay = 0.1
-    while True:
-        try:
-            return write()
-        except _DATABASE_DOWN as error:
-            if time.monotonic() + delay > deadline:
-                raise
-            logger.warning("%s: database unreachable, retrying in %.1f s: %s", what, delay, error)
-            _reconnect()
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-
-
-def release(
-    model: type[OutboxMessage], pk: int, *, claimed_at: datetime.datetime, now: datetime.datetime, error: BaseException
-) -> Outcome:
-    """Nothing reached the SMTP server (the database failed before): the row is pending again at once,
-    its attempt counted, for the next scan to queue; no waiting for the stuck-row requeue.
-
-    The claim may or may not have committed (a connection cut during COMMIT): either way the row is
-    this claim's `sending` or still `pending`, and both are released."""
-    text = f"not sent, released: {describe(error)}"[:2000]
-    logger.warning("%s %s: %s", model.__name__, pk, text)
-
-    def write() -> int:
-        with transaction.atomic():
-            moved = model.objects.filter(pk=pk, status=Status.SENDING, claimed_at=claimed_at).update(
-                status=Status.PENDING, next_attempt_at=now, enqueued_at=None, last_error=text, updated_at=now
-            )
-            if not moved:  # the claim was rolled back: count the attempt all the same
-                moved = model.objects.filter(pk=pk, status=Status.PENDING).update(
-                    attempts=F("attempts") + 1, enqueued_at=None, last_error=text, updated_at=now
-                )
-            if moved and model is Reminder:
-                _events([pk], Status.PENDING, text, now)
-            return moved
-
-    try:
-        with_database_retry(write, what=f"{model.__name__} {pk}: release")
-    except _DATABASE_DOWN:
-        logger.error(
-            "%s %s: could not release it (database unreachable); a later scan queues it again", model.__name__, pk
-        )
-    return Outcome("released", text)
-
-
-def _store(
-    row: OutboxMessage,
-    now: datetime.datetime,
-    record: Callable[[str, str], None],
-    *,
-    status: str,
-    note: str,
-    **values: object,
-) -> bool:
-    """Store the result of this claim's attempt on the row, with its history, in one transaction that
-    is retried while the database is unreachable. The same conditional update each time (this claim's
-    row, still `sending`; or `pending` when the requeue took it back meanwhile and nobody claimed it
-    again, for "sent"), so a retry after a COMMIT that did happen changes nothing. False when another
-    claim owns the row now."""
-    model = type(row)
-    claimed_at = row.claimed_at
-    from_statuses = [Status.SENDING, Status.PENDING] if status == Status.SENT else [Status.SENDING]
-
-    def write() -> bool:
-        with transaction.atomic():
-            mine = model.objects.filter(pk=row.pk, claimed_at=claimed_at, status__in=from_statuses)
-            if mine.update(status=status, updated_at=now, **values):
-                record(status, note)
-                return True
-            return model.objects.filter(pk=row.pk, claimed_at=claimed_at, status=status).exists()
-
-    stored = with_database_retry(write, what=f"{model.__name__} {row.pk}: record {status}")
-    row.status, row.updated_at = status, now
-    for name, value in values.items():
-        setattr(row, name, value)
-    return stored
-
-
-def deliver(
-    row: OutboxMessage,
-    build: Callable[[], EmailMultiAlternatives],
-    now: datetime.datetime,
-    record: Callable[[str, str], None],
-) -> Outcome:
-    """Build and send the message of `row` (already claimed, at `now`) once, and store the result on it,
-    with its history (`record(status, note)`).
-
-    A message that cannot be built fails like a 5xx, unless the database failed (released, pending
-    again). A send error is temporary (pending, with a backoff) or permanent (failed). After the server
-    accepted the message, storing "sent" is retried for REMINDER_RECORD_RETRY_SECONDS; only if that
-    fails is "sent, not recorded" logged, and the row, left in `sending`, is sent again after
-    REMINDER_UNCONFIRMED_AFTER."""
-    name = f"{type(row).__name__} {row.pk}"
-    try:
-        message = build()
-        emails.send(message)
-    except _DATABASE_DOWN as error:  # while building: nothing was handed to SMTP
-        return release(type(row), row.pk, claimed_at=row.claimed_at, now=now, error=error)
-    except Exception as error:
-        text = describe(error)
-        if is_temporary(error) and row.attempts < MAX_ATTEMPTS:
-            retry_at = now + backoff(row.attempts)
-            doubt = " (the connection was lost mid-send: the server may have it)" if _mid_send(error) else ""
-            result, status = Outcome("retry", text), Status.PENDING
-            note = f"temporary error{doubt}, retry after {clock(retry_at)}: {text}"
-            values: dict[str, object] = {"next_attempt_at": retry_at, "enqueued_at": None}
-            logger.warning("%s: temporary send error, will retry: %s", name, text)
-        else:
-            result, status, note, values = Outcome("failed", text), Status.FAILED, text, {}
-            logger.error("%s: send failed for good: %s", name, text)
-        try:
-            _store(row, now, record, status=status, note=note, last_error=text, **values)
-        except _DATABASE_DOWN as lost:
-            logger.error(
-                "%s: the send error could not be recorded (%s); the row stays 'sending' and is sent again after %s",
-                name,
-                describe(lost),
-                unconfirmed_after(),
-            )
-            return Outcome("unrecorded", text)
-        return result
-    try:
-        stored = _store(row, now, record, status=Status.SENT, note="", sent_at=now, last_error="")
-    except BaseException as error:  # the database stayed away (or the task was stopped) after the server took it
-        logger.error(
-            "%s: %s: Message-ID %s was accepted by the SMTP server at %s but could not be recorded (%s); "
-            "the row stays 'sending' and is sent again after %s",
-            name,
-            UNCONFIRMED,
-            row.message_id,
-            clock(now),
-            describe(error),
-            unconfirmed_after(),
-        )
-        if isinstance(error, _DATABASE_DOWN):
-            return Outcome("unrecorded", describe(error))
-        raise
-    if not stored:
-        logger.warning("%s: sent, but another claim owns the row now; a second copy may go", name)
-    return Outcome("sent")
-
-
-def _mid_send(error: BaseException) -> bool:
-    return isinstance(error, smtplib.SMTPServerDisconnected | ConnectionError)
-
-
-def _finish(reminder: Reminder, status: str, reason: str, now: datetime.datetime) -> Outcome:
-    reminder.status = status
-    reminder.reason = reason[:200]
-    reminder.updated_at = now
-    reminder.save(update_fields=["status", "reason", "updated_at"])
-    _events([reminder.pk], status, reason, now)
-    return Outcome(status)
+def reminders_send(*, reminder_ids: Sequence[int], now: datetime.datetime) -> dict[int, Outcome]:
+    """Send a batch of reminders (one SMTP session): each at most once per claim, the outcome of each."""
+    return send_batch(REMINDERS, reminder_ids, now)
 
 
 def reminder_send(*, reminder_id: int, now: datetime.datetime) -> Outcome:
-    """Send one reminder at most once per claim: claim, re-check, send, record. Safe to call any number
-    of times. The claim and the re-check are one transaction, so a committed `sending` row is one about
-    to be handed to the SMTP server; a database error before that releases the row at once."""
-    try:
-        if not ReminderSettings.load().in_window(timezone.localtime(now)):
-            return Outcome("outside_window")  # the next scan inside the window queues it again
-        with transaction.atomic():
-            if not claim(Reminder, reminder_id, now):
-                return Outcome("not_claimed")
-            reminder = Reminder.objects.select_related("patient").get(pk=reminder_id)
-            _events([reminder.pk], Status.SENDING, f"attempt {reminder.attempts}", now)
-            if reason := patient_skip_reason(reminder.patient):
-                return _finish(reminder, Status.SKIPPED, reason, now)
-            if reason := _obsolete_reason(reminder, timezone.localdate(now)):
-                return _finish(reminder, Status.CANCELLED, reason, now)
-    except _DATABASE_DOWN as error:
-        return release(Reminder, reminder_id, claimed_at=now, now=now, error=error)
-    return deliver(
-        reminder,
-        partial(emails.reminder_email, reminder),
-        now,
-        lambda status, note: _events([reminder.pk], status, note, now),
-    )
+    """Send one reminder at most once per claim (a batch of one). Safe to call any number of times."""
+    return send_batch(REMINDERS, [reminder_id], now)[reminder_id]
 
 
 @transaction.atomic

@@ -252,3 +252,4 @@ def test_task_time_limits_come_from_settings() -> None:
         task = app.tasks[name]
         assert (task.soft_time_limit, task.time_limit) == (limits["soft_time_limit"], limits["time_limit"]), name
     assert app.tasks["reminders.tasks.send_reminder"].time_limit == settings.SEND_TASK_TIME_LIMIT
+    assert app.tasks["reminders.tasks.send_batch"].time_limit == settings.SEND_TASK_TIME_LIMIT

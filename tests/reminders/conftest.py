@@ -75,6 +75,12 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list) -> list:  # noqa: N802
+        session.host_name = hostname
+        with self.sink.lock:
+            self.sink.sessions += 1
+        return responses
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list) -> str:  # noqa: N802
         reply = self.sink.refuse.get(address)
         if reply:
@@ -114,6 +120,7 @@ class SmtpSink:
     # store each message and keep its reply back (`holding` is set once one is held).
     drop_after_data: int = 0
     reply_delay: float = 0.0  # seconds before each reply to DATA (a slow server)
+    sessions: int = 0  # SMTP sessions opened (EHLO) since the last clear
     hold: threading.Event = field(default_factory=threading.Event)
     holding: threading.Event = field(default_factory=threading.Event)
 
@@ -130,6 +137,7 @@ class SmtpSink:
     def clear(self) -> None:
         with self.lock:
             self.messages.clear()
+            self.sessions = 0
             self.drop_after_data = 0
             self.reply_delay = 0.0
         self.refuse.clear()

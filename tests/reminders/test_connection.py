@@ -109,3 +109,39 @@ def test_a_disconnect_after_data_is_raised_not_resent(smtp: Server) -> None:
     smtp.handler.drop_after_data = False
     emails.send(_message(3))
     assert (smtp.handler.sessions, smtp.handler.messages) == (2, 3)
+
+
+def test_a_batch_checks_a_reused_session_once_then_sends_without_a_check_between_messages(smtp: Server) -> None:
+    emails.send(_message(0))  # a session left open by an earlier batch
+    batch = emails.Session()
+    for n in range(1, 6):
+        batch.send(_message(n))
+    assert (smtp.handler.sessions, smtp.handler.messages, smtp.handler.noops) == (1, 6, 1)
+
+
+def test_a_batch_whose_session_cannot_be_opened_tries_no_more_and_says_nothing_was_handed_over(
+    smtp: Server,
+) -> None:
+    smtp.stop()
+    batch = emails.Session()
+    with pytest.raises(OSError) as refused:
+        batch.send(_message(1))
+    smtp.start()  # back, but this batch does not ask again: its rows are retried after the backoff
+    with pytest.raises(OSError) as again:
+        batch.send(_message(2))
+    assert again.value is refused.value and batch.never_opened(refused.value)
+    assert (smtp.handler.sessions, smtp.handler.messages) == (0, 0)
+    emails.Session().send(_message(3))  # the next batch opens a session
+    assert (smtp.handler.sessions, smtp.handler.messages) == (1, 1)
+
+
+def test_a_batch_goes_on_over_a_new_session_after_a_disconnect_without_resending(smtp: Server) -> None:
+    batch = emails.Session()
+    batch.send(_message(1))
+    smtp.handler.drop_after_data = True
+    with pytest.raises(smtplib.SMTPServerDisconnected) as dropped:
+        batch.send(_message(2))
+    assert not batch.never_opened(dropped.value)  # mid-send: the server may have it
+    smtp.handler.drop_after_data = False
+    batch.send(_message(3))
+    assert (smtp.handler.sessions, smtp.handler.messages) == (2, 3)

@@ -31,6 +31,7 @@ def test_the_waits_follow_the_send_time_limit(tmp_path: Path, variables: dict[st
         ({"REMINDER_STUCK_AFTER": "90"}, "REMINDER_STUCK_AFTER"),  # = the hard limit
         ({"REMINDER_UNCONFIRMED_AFTER": "179"}, "REMINDER_UNCONFIRMED_AFTER"),  # under REMINDER_STUCK_AFTER
         ({"REMINDER_STUCK_AFTER": "3 minutes"}, "REMINDER_STUCK_AFTER"),
+        ({"SEND_BATCH_SIZE": "0"}, "SEND_BATCH_SIZE"),
     ],
 )
 def test_it_refuses_waits_that_contradict_the_time_limits(

@@ -53,7 +53,7 @@ class Rig:
     queue: str = field(default_factory=lambda: f"reminders-faults-{uuid.uuid4().hex[:8]}")
     workers: list[Worker] = field(default_factory=list)
 
-    def start(self, count: int = 1, *, pool: str = "solo") -> list[Worker]:
+    def start(self, count: int = 1, *, pool: str = "solo", environment: dict[str, str] | None = None) -> list[Worker]:
         started = start_workers(
             count=count,
             broker_url=self.redis.url,
@@ -61,6 +61,7 @@ class Rig:
             smtp_port=self.smtp.port,
             directory=self.directory,
             pool=pool,
+            environment=environment,
         )
         self.workers += started
         return started
@@ -142,40 +143,97 @@ def test_it_does_not_resend_at_once_when_the_server_drops_the_connection_after_d
 # A worker killed between the server's acceptance and the record --------------------------------------
 
 
+def _kill(worker: Worker, victim: str) -> None:
+    if victim == "worker":
+        worker.kill()  # kill -9 of the worker: its batch message stays unacknowledged in Redis
+    else:
+        (child,) = worker.children()
+        os.kill(child, signal.SIGKILL)  # the pool's child dies mid-batch; the worker starts another
+
+
 @pytest.mark.parametrize("victim", ["worker", "pool-child"])
 def test_a_worker_killed_after_the_server_took_the_message_costs_at_most_one_copy_after_the_longer_wait(
     rig: Rig, smtp: SmtpSink, due_patient: Callable[..., Patient], settings, victim: str
 ) -> None:
     _due(due_patient, 3)
     (worker,) = rig.start(pool="solo" if victim == "worker" else "prefork")
-    smtp.hold.set()  # the server stores the first message and keeps its reply back
+    smtp.hold.set()  # the server stores the first message of the batch and keeps its reply back
     _scan()
     assert smtp.holding.wait(timeout=20), rig.logs()
-    (held,) = Reminder.objects.filter(status=Status.SENDING)
+    held = Reminder.objects.get(message_id=smtp.message_ids()[0])
+    assert held.pk == min(Reminder.objects.values_list("pk", flat=True))  # a batch goes in id order
 
+    _kill(worker, victim)
+    smtp.hold.clear()
     if victim == "worker":
-        worker.kill()  # kill -9 of the worker: the message stays unacknowledged in Redis
-        smtp.hold.clear()
         rig.start()  # another worker takes the rest of the queue
-    else:
-        (child,) = worker.children()
-        os.kill(child, signal.SIGKILL)  # the pool's child dies; the worker starts another
-        smtp.hold.clear()
+    assert Reminder.objects.filter(status=Status.SENDING).count() == 3  # all three claimed by the batch
+    assert _scan().released == 0  # before the batch is certainly over: left alone
 
+    settings.SEND_TASK_TIME_LIMIT = 1  # twice the send task's hard limit has passed: the batch is over
+    time.sleep(2.1)
+    repaired = _scan()
+    assert (repaired.recorded, repaired.released, repaired.requeued) == (0, 2, 0)  # the held one waits
     wait_for(lambda: Reminder.objects.filter(status=Status.SENT).count() == 2, timeout=30)
-    _scan()  # before the longer wait: the held row is left alone
+    _scan()
     time.sleep(1)
     held.refresh_from_db()
     assert held.status == Status.SENDING, rig.logs()
     _assert_each_received(smtp)
 
     settings.REMINDER_UNCONFIRMED_AFTER = 1  # the longer wait has passed
-    time.sleep(1.1)
     assert _scan().requeued == 1
     _scan_until_all_sent(timeout=20)
     _assert_each_received(smtp, twice={held.message_id})  # the one duplicate this fault may cost
     notes = list(ReminderEvent.objects.filter(reminder=held).values_list("note", flat=True))
     assert any(note.startswith("requeued, sent, not recorded: handed to the SMTP server at") for note in notes)
+
+
+@pytest.mark.parametrize("victim", ["worker", "pool-child"])
+def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_at_most_the_message_in_flight(
+    rig: Rig, smtp: SmtpSink, due_patient: Callable[..., Patient], settings, victim: str
+) -> None:
+    count = 40
+    _due(due_patient, count)
+    (worker,) = rig.start(pool="solo" if victim == "worker" else "prefork", environment={"SEND_BATCH_SIZE": "50"})
+    smtp.reply_delay = 0.02  # some 40 messages a second: the one batch takes about a second
+    _scan()
+    wait_for(lambda: len(smtp.received()) >= 12, timeout=30, interval=0.01)
+    _kill(worker, victim)  # somewhere in the middle of the batch, wherever it happens to be
+
+    # Right after the kill: nothing twice; what the server has is marked as accepted, but for at most
+    # the one message in flight; nothing else was handed over (claimed rows waiting, or pending).
+    received = set(smtp.message_ids())
+    assert 12 <= len(received) < count and max(smtp.copies().values()) == 1
+    rows = {m: (status, sent) for m, status, sent in Reminder.objects.values_list("message_id", "status", "sent_at")}
+    marked = {m for m, (status, sent) in rows.items() if status == Status.SENDING and sent is not None}
+    assert marked <= received and len(received - marked) <= 1, (len(received), len(marked))
+    assert {status for status, _ in rows.values()} <= {Status.SENDING, Status.SENT, Status.PENDING}
+
+    if victim == "worker":
+        rig.start()
+    settings.SEND_TASK_TIME_LIMIT = 1  # twice the send task's hard limit has passed: the batch is over
+    time.sleep(2.1)
+    repaired = _scan()
+    # The accepted ones are recorded without a second copy; all unmarked ones but the first (maybe in
+    # flight) go again at once.
+    assert (repaired.recorded, repaired.released) == (len(marked), count - len(marked) - 1)
+    wait_for(lambda: Reminder.objects.filter(status=Status.SENT).count() == count - 1, timeout=30)
+    (in_flight,) = Reminder.objects.exclude(status=Status.SENT)
+    assert in_flight.status == Status.SENDING and in_flight.message_id not in marked
+    time.sleep(0.5)
+    copies = smtp.copies()
+    assert all(copies[m] == 1 for m in rows if m != in_flight.message_id), rig.logs()
+    recorded_note = ReminderEvent.objects.filter(reminder__message_id__in=marked, status=Status.SENT).first().note
+    assert recorded_note.startswith("sent: accepted by the SMTP server at")
+
+    settings.REMINDER_UNCONFIRMED_AFTER = 1  # the longer wait has passed: the one in flight goes again
+    assert _scan().requeued == 1
+    _scan_until_all_sent(timeout=20)
+    copies = smtp.copies()
+    assert set(copies) == set(rows)  # nothing lost
+    assert sum(copies.values()) - count <= 1  # at most the one message in flight twice
+    assert [m for m, n in copies.items() if n > 1] in ([], [in_flight.message_id])
 
 
 # Redis killed with messages queued, back empty ------------------------------------------------------
