@@ -210,6 +210,9 @@ def booked_appointment(reminder: Reminder, *, now: datetime.datetime) -> Appoint
     """The patient's booked appointment (still ahead at `now`) for the visit `reminder` is about: a
     due-soon reminder names it rather than the due date alone."""
     kind = AppointmentKind.INJECTION if reminder.kind in INJECTION_KINDS else AppointmentKind.RECHECK
+    prefetched = getattr(reminder.patient, "booked_appointments", None)  # the batch's load (outbox)
+    if prefetched is not None:
+        return next((a for a in prefetched if a.kind == kind and a.starts_at >= now), None)
     return (
         Appointment.objects.filter(
             patient_id=reminder.patient_id, kind=kind, status=AppointmentStatus.BOOKED, starts_at__gte=now

@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from care.models import CareStatus
+from outreach.models import Appointment, AppointmentStatus
 from patients import services as record
 from patients.models import Patient
 from protocols.engine.evaluate import NOT_STARTED
@@ -362,7 +363,15 @@ def _reminder_history(entries: Sequence[tuple[int, str, str]], now: datetime.dat
 
 
 def _reminder_rows(ids: Sequence[int]) -> models.QuerySet[Reminder]:
-    return Reminder.objects.select_related("patient").filter(pk__in=ids)
+    """The claimed rows with what their emails name: the patient, the clinic (its letterhead and time
+    zone), a notice's appointment, and each patient's booked appointments (emails.booked_appointment),
+    so that a batch costs the same few queries whatever its size."""
+    booked = Appointment.objects.filter(status=AppointmentStatus.BOOKED).order_by("starts_at", "pk")
+    return (
+        Reminder.objects.select_related("patient__clinic", "appointment")
+        .prefetch_related(models.Prefetch("patient__appointments", queryset=booked, to_attr="booked_appointments"))
+        .filter(pk__in=ids)
+    )
 
 
 def _reminder_stops(rows: Sequence[Reminder], now: datetime.datetime) -> dict[int, tuple[str, str]]:
