@@ -25,7 +25,8 @@ CHANGE_INJECTION = "patients.change_injection"  # correct, or mark entered in er
 CHANGE_LABRESULT = "patients.change_labresult"
 TRANSFER_PATIENT = "patients.transfer_patient"  # to another clinic, with a reason
 VIEW_PROGRAMME = "accounts.view_programme"
-IMPORT_REGISTER = "exchange.import_register"  # the register import and the whole-clinic export
+IMPORT_REGISTER = "exchange.import_register"
+CHANGE_PROFILE = "protocols.change_protocolprofile"  # edit, preview and publish a protocol profile  # the register import and the whole-clinic export
 
 # (app_label, codename) per role; each role also has everything of the roles above it.
 _NURSE_PERMISSIONS = [

@@ -12,7 +12,7 @@ import datetime
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -262,12 +262,17 @@ def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: 
 
 
 def care_status_refresh_all(
-    *, today: datetime.date | None = None, patients: QuerySet[Patient] | None = None, chunk_size: int = 1000
+    *,
+    today: datetime.date | None = None,
+    patients: QuerySet[Patient] | None = None,
+    chunk_size: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RefreshSummary:
     """Re-evaluate every active patient (or `patients`) and upsert their care statuses in bulk.
 
     Each chunk is its own transaction: a refresh of 100,000 patients does not hold one long lock,
-    and a crash halfway leaves every stored status consistent with the facts it was computed from."""
+    and a crash halfway leaves every stored status consistent with the facts it was computed from.
+    `progress(done, total)` is called after each chunk."""
     as_of = today or timezone.localdate()
     queryset = patients if patients is not None else Patient.objects.filter(is_active=True)
     ids = list(queryset.order_by("pk").values_list("pk", flat=True))
@@ -276,6 +281,8 @@ def care_status_refresh_all(
     for start in range(0, len(ids), chunk_size):
         with transaction.atomic():
             alerts += _refresh(ids[start : start + chunk_size], as_of=as_of, profiles=profiles, now=now)
+        if progress:
+            progress(min(start + chunk_size, len(ids)), len(ids))
     return RefreshSummary(patients=len(ids), alerts=alerts)
 
 

@@ -56,7 +56,9 @@ class Change:
     alerts_removed: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.next_injection or self.next_recheck or self.verdict or self.alerts_added or self.alerts_removed)
+        return bool(
+            self.next_injection or self.next_recheck or self.verdict or self.alerts_added or self.alerts_removed
+        )
 
 
 NO_CHANGE = Change()
