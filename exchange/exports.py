@@ -1,7 +1,7 @@
 """The exports: each list of the staff app as CSV, and the whole clinic in FORMAT.md's files.
 
 Every cell that a spreadsheet would read as a formula (starting with =, +, -, @, a tab or a carriage
-return) is prefixed with a quote (OWASP's advice on CSV injection): a patient named `=HYPERLINK(...)`
+return) is prefixed with a quote (OWASP's advice on CSV injection; clinic.tabular): a patient named `=HYPERLINK(...)`
 stays text. The whole-clinic files are written so that `import_register` reads them back unchanged
 (tests/exchange/test_round_trip.py); their dates are ISO and need no neutralising, and a negative
 number is never written (no value of the record is negative).
@@ -12,53 +12,21 @@ from __future__ import annotations
 import datetime
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
 
 import tablib
 from django.db.models import Prefetch, Q, QuerySet
-from django.utils import timezone
 
 from audit.models import AccessEvent
 from care import selectors
 from care.selectors import Clinics
+from clinic.tabular import FORMULA_STARTS, csv_bytes, dataset, neutralise
 from exchange.importer import FILES, PATIENT_EXTRAS, SPECS
 from patients.models import Cause, Injection, LabResult, Medication, Patient, SymptomCheck
 from reminders.models import Reminder
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: object) -> str:
-    """The cell as text, with a leading quote if a spreadsheet would run it as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)  # a number, never a formula (days_until may be negative)
-    if isinstance(value, datetime.datetime):
-        local = timezone.localtime(value) if timezone.is_aware(value) else value
-        text = local.strftime("%Y-%m-%d %H:%M:%S.%f" if local.microsecond else "%Y-%m-%d %H:%M:%S")
-    elif isinstance(value, datetime.date):
-        text = value.isoformat()
-    elif isinstance(value, Decimal):
-        return f"{value.normalize():f}"
-    else:
-        text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def dataset(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> tablib.Dataset:
-    data = tablib.Dataset(headers=list(headers))
-    for row in rows:
-        data.append([neutralise(value) for value in row])
-    return data
-
-
-def csv_bytes(data: tablib.Dataset) -> bytes:
-    """UTF-8 with a byte-order mark, which spreadsheet programs need to read accents right."""
-    return ("\ufeff" + data.export("csv")).encode("utf-8")
+# The cells' neutralising and the CSV encoding live a floor down (the application layer's own pages
+# download CSV too); exported here under their old names.
+__all__ = ["FORMULA_STARTS", "csv_bytes", "dataset", "neutralise"]
 
 
 # The lists -------------------------------------------------------------------------------------------
