@@ -37,7 +37,8 @@ CHUNK = 2000
 @dataclass
 class Preview:
     tally: Tally = field(default_factory=Tally)
-    changes: list[tuple[int, Change]] = field(default_factory=list)  # patient id, change; changed only
+    # (patient id, outcome in force, outcome of the draft, change): the changed patients only.
+    changes: list[tuple[int, Outcome, Outcome, Change]] = field(default_factory=list)
     evaluated_in_force: int = 0  # patients whose stored status could not stand for the version in force
 
 
@@ -89,19 +90,31 @@ def profile_preview(
             if before is None:
                 before = Outcome.of(evaluate(facts, old), in_care=in_care)
                 preview.evaluated_in_force += 1
-            change = compare(before, Outcome.of(evaluate(facts, new), in_care=in_care))
+            after = Outcome.of(evaluate(facts, new), in_care=in_care)
+            change = compare(before, after)
             preview.tally.add(change)
             if change:
-                preview.changes.append((pid, change))
+                preview.changes.append((pid, before, after, change))
         if progress:
             progress(min(start + chunk_size, len(ids)), len(ids))
     return preview
 
 
-def change_row(patient_id: int, change: Change) -> dict[str, object]:
-    """One changed patient as stored on the run (JSON)."""
+def _outcome_row(outcome: Outcome) -> dict[str, object]:
+    return {
+        "next_injection_due": outcome.next_injection_due.isoformat() if outcome.next_injection_due else None,
+        "next_recheck_due": outcome.next_recheck_due.isoformat() if outcome.next_recheck_due else None,
+        "verdict": outcome.verdict,
+        "alerts": sorted(outcome.alerts),
+    }
+
+
+def change_row(patient_id: int, before: Outcome, after: Outcome, change: Change) -> dict[str, object]:
+    """One changed patient as stored on the run (JSON): both outcomes and how they differ."""
     return {
         "patient": patient_id,
+        "before": _outcome_row(before),
+        "after": _outcome_row(after),
         "next_injection": change.next_injection,
         "next_recheck": change.next_recheck,
         "verdict": list(change.verdict) if change.verdict else None,
@@ -149,7 +162,7 @@ def profile_run_execute(*, run_id: int) -> str:
             )
             fields: dict[str, object] = {
                 "counts": preview.tally.as_dict(),
-                "changes": [change_row(pid, change) for pid, change in preview.changes],
+                "changes": [change_row(*changed) for changed in preview.changes],
             }
         else:
             summary = care_status_refresh_all(

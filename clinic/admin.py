@@ -21,7 +21,9 @@ from django.contrib.admin.utils import unquote
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.clinics import clinics_of
@@ -42,6 +44,7 @@ from patients.models import (
     SymptomCheck,
 )
 from protocols.engine import units
+from protocols.engine.profiles import SETTING_NAMES
 from protocols.models import ProtocolProfile
 
 
@@ -353,12 +356,14 @@ class DecisionAdmin(ClinicScopedAdmin):
 
 @admin.register(ProtocolProfile)
 class ProtocolProfileAdmin(SimpleHistoryAdmin):
-    """A clinic admin edits the settings; each save is a new version and re-evaluates its patients."""
+    """A new profile is made here (published at once: no patient is on it yet). The settings of an
+    existing one are changed in the staff app (clinic.profile_views: a draft, its preview, then
+    publishing), so here they are read-only; a change of name or of `is_active` is a new version."""
 
     list_display = ["name", "slug", "version", "drug", "maintenance_interval_months", "monitoring_pathway", "is_active"]
-    readonly_fields = ["version", "updated_at"]
+    readonly_fields = ["version", "updated_at", "change_settings"]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "version", "is_active", "updated_at"]}),
+        (None, {"fields": ["name", "slug", "version", "is_active", "updated_at", "change_settings"]}),
         ("Drug and loading", {"fields": ["drug", "dose_mcg", "loading_doses", "loading_interval_days"]}),
         (
             "Maintenance interval",
@@ -409,6 +414,21 @@ class ProtocolProfileAdmin(SimpleHistoryAdmin):
             },
         ),
     ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ProtocolProfile | None = None) -> list[str]:
+        if obj is None:
+            return ["version", "updated_at", "change_settings"]
+        return ["version", "updated_at", "change_settings", *SETTING_NAMES]
+
+    @admin.display(description="Settings")
+    def change_settings(self, obj: ProtocolProfile | None) -> str:
+        if obj is None or obj.pk is None:
+            return "A new profile is in force once saved; later changes are drafted and previewed first."
+        return format_html(
+            '<a href="{}">Change the settings in the staff app</a>: a draft, its preview across every patient on '
+            "the profile, then publishing.",
+            reverse("profile_draft_edit", args=[obj.slug]),
+        )
 
     def save_model(self, request: HttpRequest, obj: ProtocolProfile, form: Any, change: bool) -> None:
         actions.protocol_profile_publish(profile=obj)
