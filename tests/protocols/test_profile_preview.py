@@ -66,7 +66,7 @@ def give(patient: Patient, nurse, *days: str) -> None:
         )
 
 
-def lab(patient: Patient, nurse, day: str, value: int, analyte: str = "b12", unit: str = "pg/mL") -> None:
+def lab(patient: Patient, nurse, day: str, value: object, analyte: str = "b12", unit: str = "pg/mL") -> None:
     actions.lab_result_record(
         patient=patient,
         analyte=analyte,
@@ -339,3 +339,71 @@ def test_the_command_without_a_draft_says_so(db) -> None:
     with pytest.raises(CommandError, match="no draft"):
         call_command("preview_profile", "monthly-cyanocobalamin")
     assert Clinic.objects.exists()
+
+
+def test_the_bulk_loader_reads_the_same_facts_as_the_daily_refresh(
+    postgres_database, small_clinic, make_patient, nurse, physician
+) -> None:
+    """PostgreSQL's aggregated reading (care.facts.facts_by_patient_bulk) against the row by row one,
+    on every kind of fact: voided entries, units, an injection late in the evening (the clinic's day),
+    notes with the characters JSON escapes, overrides, oral therapy."""
+    from care.facts import facts_by_patient, facts_by_patient_bulk
+    from patients.models import Injection, LabResult
+
+    p = make_patient(mrn="P-ALL", dietary_intake_adequate="no", neurological_involvement=True)
+    actions.cause_add(patient=p, kind="bariatric_surgery", procedure="sleeve", by=physician, today=TODAY)
+    actions.cause_add(
+        patient=p, kind="ppi", start=D("2024-01-01"), note='a "quoted", ; note\nover lines', by=physician, today=TODAY
+    )
+    give(p, nurse, *LOADING, "2026-01-24")
+    late = at("2026-02-24", 23)  # after 23:00 in winter London is still the 24th; UTC too, but checked
+    actions.injection_record(
+        patient=p,
+        given_at=late,
+        drug="cyanocobalamin",
+        dose_mcg=1000,
+        route="im",
+        site="left_deltoid",
+        lot_number="L1",
+        lot_expiry=datetime.date(2027, 1, 31),
+        given_by=nurse,
+        now=late,
+    )
+    actions.injection_void(injection=Injection.objects.filter(patient=p).earliest("given_at"), by=nurse, reason="twice")
+    lab(p, nurse, "2026-02-20", 150, unit="pmol/L")
+    lab(p, nurse, "2025-11-20", "179.9999", unit="ng/L")
+    lab(p, nurse, "2026-02-21", 12, analyte="ferritin", unit="ug/L")
+    actions.lab_result_void(lab=LabResult.objects.filter(patient=p, analyte="ferritin").get(), by=nurse, reason="x")
+    actions.symptom_check_record(
+        patient=p, checked_on=D("2026-02-01"), neurological=True, depression=False, recorded_by=nurse, today=TODAY
+    )
+    actions.medication_start(patient=p, name="folic_acid", start=D("2025-06-01"), recorded_by=nurse, today=TODAY)
+    actions.regimen_import_interval(regimen=p.regimen, days=21, reason="ward", by=physician)
+    actions.regimen_import_recheck_date(regimen=p.regimen, on=D("2026-04-01"), reason="ward", by=physician, today=TODAY)
+    oral = small_clinic["normal"]
+    actions.regimen_import_oral(regimen=oral.regimen, since=D("2026-02-25"), dose_mcg=1000, by=physician, today=TODAY)
+
+    ids = sorted(Patient.objects.values_list("pk", flat=True))
+    row_by_row = facts_by_patient(ids, as_of=TODAY)
+    bulk = facts_by_patient_bulk(ids[1:], as_of=TODAY)  # a run of ids that leaves the first one out
+
+    def ordered(facts):
+        return (
+            facts.patient.birth_date,
+            sorted(facts.patient.causes, key=repr),
+            (facts.patient.neurological_involvement, facts.patient.pregnancy),
+            facts.patient.dietary_intake_adequate,
+            facts.regimen,
+            sorted(facts.injections, key=repr),
+            sorted(facts.labs, key=repr),
+            sorted(facts.symptoms, key=repr),
+            sorted(facts.medications, key=repr),
+        )
+
+    assert set(bulk) == set(ids[1:])
+    for pid in ids[1:]:
+        assert ordered(bulk[pid]) == ordered(row_by_row[pid]), pid
+    everything = bulk[p.pk]
+    assert len(everything.injections) == 5 and len(everything.labs) == 2 and everything.medications
+    assert any("\n" in cause.note for cause in everything.patient.causes)
+    assert {lab.unit_entered for lab in everything.labs} == {"pmol/L", "ng/L"}
