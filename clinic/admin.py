@@ -3,7 +3,8 @@
 It lives in the application layer because its writes must go through it: every save and delete of a
 record the engine reads ends in actions.record_changed (ClinicalFactsAdmin), so the admin cannot
 leave a stale care status or an obsolete reminder behind, and a saved profile is published with
-actions.protocol_profile_publish (a new version, its patients re-evaluated). Injections and lab
+actions.protocol_profile_publish (a new version, its patients re-evaluated); an existing profile's
+settings are changed through a previewed draft in the staff app (clinic.profile_views), not here. Injections and lab
 results may be added but not changed or deleted here: corrections and "entered in error" are made on
 the chart (actions injection_correct/injection_void and the lab ones), with a reason. An injection or
 lab added here gets the hard limits of patients.plausibility (model clean()), not the soft warnings. Physician decisions (interval override,
