@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import connection
 from django.db.models.functions import TruncDate
@@ -48,11 +48,7 @@ def facts_by_patient(patient_ids: list[int], *, as_of: datetime.date) -> dict[in
     """The engine's facts for each patient, read as plain tuples: one query per table for any number
     of patients (the daily refresh reads a million rows this way without building model objects)."""
     zone = timezone.get_current_timezone()
-    causes: dict[int, list[CauseFact]] = defaultdict(list)
-    for pid, kind, length, procedure, start, stop, note in Cause.objects.filter(patient_id__in=patient_ids).values_list(
-        "patient_id", "kind", "length_cm", "procedure", "start", "stop", "note"
-    ):
-        causes[pid].append(CauseFact(kind, length, procedure or None, start, stop, note))
+    causes = _causes(patient_id__in=patient_ids)
     injections: dict[int, list[InjectionFact]] = defaultdict(list)
     # The clinic's calendar day of each injection (not UTC's), computed by the database.
     for pid, day, drug, dose in (
@@ -73,19 +69,44 @@ def facts_by_patient(patient_ids: list[int], *, as_of: datetime.date) -> dict[in
         "patient_id", "checked_on", "neurological", "depression"
     ):
         symptoms[pid].append(SymptomFact(day, neurological, depression))
+    medications = _medications(patient_id__in=patient_ids)
+    rows = Patient.objects.filter(pk__in=patient_ids).values_list(*_PATIENT_COLUMNS)
+    return _assemble(as_of, rows, causes, injections, labs, symptoms, medications)
+
+
+def _causes(**patients: object) -> dict[int, list[CauseFact]]:
+    causes: dict[int, list[CauseFact]] = defaultdict(list)
+    for pid, kind, length, procedure, start, stop, note in Cause.objects.filter(**patients).values_list(
+        "patient_id", "kind", "length_cm", "procedure", "start", "stop", "note"
+    ):
+        causes[pid].append(CauseFact(kind, length, procedure or None, start, stop, note))
+    return causes
+
+
+def _medications(**patients: object) -> dict[int, list[MedicationFact]]:
     medications: dict[int, list[MedicationFact]] = defaultdict(list)
-    for pid, name, start, stop in Medication.objects.filter(patient_id__in=patient_ids).values_list(
+    for pid, name, start, stop in Medication.objects.filter(**patients).values_list(
         "patient_id", "name", "start", "stop"
     ):
         medications[pid].append(MedicationFact(name, start, stop))
+    return medications
 
+
+def _assemble(
+    as_of: datetime.date,
+    patient_rows: Iterable[tuple[Any, ...]],
+    causes: Mapping[int, Sequence[CauseFact]],
+    injections: Mapping[int, Sequence[InjectionFact]],
+    labs: Mapping[int, Sequence[LabFact]],
+    symptoms: Mapping[int, Sequence[SymptomFact]],
+    medications: Mapping[int, Sequence[MedicationFact]],
+) -> dict[int, Facts]:
+    """Each patient's Facts from their row (_PATIENT_COLUMNS) and their facts by patient id."""
     facts = {}
-    for pid, birth, neuro, pregnancy, intake, slug, months, days, recheck_on, oral_since in Patient.objects.filter(
-        pk__in=patient_ids
-    ).values_list(*_PATIENT_COLUMNS):
+    for pid, birth, neuro, pregnancy, intake, slug, months, days, recheck_on, oral_since in patient_rows:
         facts[pid] = Facts(
             as_of=as_of,
-            patient=PatientFacts(birth, tuple(causes[pid]), neuro, pregnancy, _DIETARY_INTAKE.get(intake)),
+            patient=PatientFacts(birth, tuple(causes.get(pid, ())), neuro, pregnancy, _DIETARY_INTAKE.get(intake)),
             regimen=RegimenFacts(
                 slug or DEFAULT_PROFILE_SLUG,
                 maintenance_interval_months=months,
@@ -93,10 +114,10 @@ def facts_by_patient(patient_ids: list[int], *, as_of: datetime.date) -> dict[in
                 maintenance_interval_days=days,
                 recheck_on=recheck_on,
             ),
-            injections=tuple(injections[pid]),
-            labs=tuple(labs[pid]),
-            symptoms=tuple(symptoms[pid]),
-            medications=tuple(medications[pid]),
+            injections=tuple(injections.get(pid, ())),
+            labs=tuple(labs.get(pid, ())),
+            symptoms=tuple(symptoms.get(pid, ())),
+            medications=tuple(medications.get(pid, ())),
         )
     return facts
 
@@ -184,37 +205,7 @@ def facts_by_patient_bulk(
     injections = aggregated(_INJECTIONS_SQL, Injection, [zone, first, last, patient_ids], _injection)
     labs = aggregated(_LABS_SQL, LabResult, [first, last, patient_ids, list(ANALYTES_READ)], _lab)
     symptoms = aggregated(_SYMPTOMS_SQL, SymptomCheck, [first, last, patient_ids], _symptom)
-    in_range = {"patient_id__gte": first, "patient_id__lte": last}
-    causes: dict[int, list[CauseFact]] = defaultdict(list)
-    for pid, kind, length, procedure, start, stop, note in Cause.objects.filter(**in_range).values_list(
-        "patient_id", "kind", "length_cm", "procedure", "start", "stop", "note"
-    ):
-        causes[pid].append(CauseFact(kind, length, procedure or None, start, stop, note))
-    medications: dict[int, list[MedicationFact]] = defaultdict(list)
-    for pid, name, start, stop in Medication.objects.filter(**in_range).values_list(
-        "patient_id", "name", "start", "stop"
-    ):
-        medications[pid].append(MedicationFact(name, start, stop))
-
-    facts = {}
-    for pid, birth, neuro, pregnancy, intake, slug, months, days, recheck_on, oral_since in Patient.objects.filter(
-        pk__gte=first, pk__lte=last
-    ).values_list(*_PATIENT_COLUMNS):
-        if pid not in wanted:
-            continue
-        facts[pid] = Facts(
-            as_of=as_of,
-            patient=PatientFacts(birth, tuple(causes[pid]), neuro, pregnancy, _DIETARY_INTAKE.get(intake)),
-            regimen=RegimenFacts(
-                slug or DEFAULT_PROFILE_SLUG,
-                maintenance_interval_months=months,
-                oral_since=oral_since,
-                maintenance_interval_days=days,
-                recheck_on=recheck_on,
-            ),
-            injections=injections.get(pid, ()),
-            labs=labs.get(pid, ()),
-            symptoms=symptoms.get(pid, ()),
-            medications=tuple(medications[pid]),
-        )
-    return facts
+    causes = _causes(patient_id__gte=first, patient_id__lte=last)
+    medications = _medications(patient_id__gte=first, patient_id__lte=last)
+    rows = Patient.objects.filter(pk__gte=first, pk__lte=last).values_list(*_PATIENT_COLUMNS)
+    return _assemble(as_of, (row for row in rows if row[0] in wanted), causes, injections, labs, symptoms, medications)

@@ -214,9 +214,25 @@ def protocol_profile_draft_discard(*, draft: ProtocolProfileDraft, by: AbstractB
     profiles.protocol_profile_draft_discard(draft=draft)
 
 
-def _queue_run(run: ProfileRun) -> ProfileRun:
+def _queue_run(
+    *,
+    profile: ProtocolProfile,
+    kind: str,
+    settings: dict[str, object],
+    by: AbstractBaseUser,
+    today: datetime.date | None,
+) -> ProfileRun:
+    """A run of the profile's patients (care.preview.profile_run_execute), queued once this commits."""
     from care.tasks import run_profile  # noqa: PLC0415 (Celery tasks load at first use, not with the actions)
 
+    run = ProfileRun.objects.create(
+        profile=profile,
+        kind=kind,
+        settings=settings,
+        version=profile.version,
+        as_of=today or timezone.localdate(),
+        by=by,
+    )
     transaction.on_commit(lambda: run_profile.delay(run.pk))
     return run
 
@@ -228,16 +244,8 @@ def protocol_profile_preview(
     """Queue the preview of the draft as it is now (its settings are kept on the run); it writes
     nothing but the run."""
     _require_profile_editor(by)
-    profile = draft.profile
     return _queue_run(
-        ProfileRun.objects.create(
-            profile=profile,
-            kind=ProfileRun.Kind.PREVIEW,
-            settings=draft.setting_values(),
-            version=profile.version,
-            as_of=today or timezone.localdate(),
-            by=by,
-        )
+        profile=draft.profile, kind=ProfileRun.Kind.PREVIEW, settings=draft.setting_values(), by=by, today=today
     )
 
 
@@ -251,14 +259,7 @@ def protocol_profile_draft_publish(
     _require_profile_editor(by)
     profile = profiles.protocol_profile_draft_apply(draft=draft)
     return _queue_run(
-        ProfileRun.objects.create(
-            profile=profile,
-            kind=ProfileRun.Kind.PUBLISH,
-            settings=profile.setting_values(),
-            version=profile.version,
-            as_of=today or timezone.localdate(),
-            by=by,
-        )
+        profile=profile, kind=ProfileRun.Kind.PUBLISH, settings=profile.setting_values(), by=by, today=today
     )
 
 
