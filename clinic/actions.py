@@ -209,6 +209,18 @@ def protocol_profile_draft_save(*, draft: ProtocolProfileDraft, by: AbstractBase
     return profiles.protocol_profile_draft_save(draft=draft)
 
 
+@transaction.atomic
+def protocol_profile_draft_edit(
+    *, profile: ProtocolProfile, settings: Mapping[str, Any], by: AbstractBaseUser
+) -> ProtocolProfileDraft:
+    """The page's save: the profile's draft (started if there is none) with these settings, all or
+    nothing (a refused value leaves no draft behind)."""
+    draft = protocol_profile_draft_start(profile=profile, by=by)
+    for name, value in settings.items():
+        setattr(draft, name, value)
+    return protocol_profile_draft_save(draft=draft, by=by)
+
+
 def protocol_profile_draft_discard(*, draft: ProtocolProfileDraft, by: AbstractBaseUser) -> None:
     _require_profile_editor(by)
     profiles.protocol_profile_draft_discard(draft=draft)

@@ -69,10 +69,8 @@ def draft_edit(request: HttpRequest, slug: str) -> HttpResponse:
     form = DraftForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = actions.protocol_profile_draft_start(profile=profile, by=request.user)
-            for name in SETTING_NAMES:
-                setattr(saved, name, form.cleaned_data[name])
-            actions.protocol_profile_draft_save(draft=saved, by=request.user)
+            settings = {name: form.cleaned_data[name] for name in SETTING_NAMES}
+            actions.protocol_profile_draft_edit(profile=profile, settings=settings, by=request.user)
         except ValidationError as error:
             add_service_errors(form, error)
         else:

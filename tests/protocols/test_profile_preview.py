@@ -276,6 +276,17 @@ def test_a_draft_of_an_older_version_is_refused_on_publishing(small_clinic, clin
     assert (profile.version, profile.maintenance_interval_months) == (2, 1)
 
 
+def test_a_refused_edit_leaves_no_draft_behind(clinic_admin) -> None:
+    profile = ProtocolProfile.objects.get(slug="monthly-cyanocobalamin")
+    with pytest.raises(ValidationError) as refused:
+        actions.protocol_profile_draft_edit(
+            profile=profile, settings={"b12_low_below": Decimal(400), "b12_normal_above": Decimal(350)}, by=clinic_admin
+        )
+    assert refused.value.messages and not ProtocolProfileDraft.objects.exists()
+    draft = actions.protocol_profile_draft_edit(profile=profile, settings={"ileal_over_cm": 25}, by=clinic_admin)
+    assert (draft.ileal_over_cm, draft.based_on_version, ProtocolProfileDraft.objects.count()) == (25, 1, 1)
+
+
 def test_a_bad_setting_in_a_draft_is_refused_naming_it(clinic_admin) -> None:
     profile = ProtocolProfile.objects.get(slug="monthly-cyanocobalamin")
     draft = actions.protocol_profile_draft_start(profile=profile, by=clinic_admin)
