@@ -36,7 +36,9 @@ class Command(BaseCommand):
         started = time.perf_counter()
 
         def progress(done: int, total: int) -> None:
-            self.stderr.write(f"{done}/{total} patients")
+            elapsed = time.perf_counter() - started
+            left = f", about {elapsed / done * (total - done):.0f} s left" if done and done < total else ""
+            self.stderr.write(f"{done}/{total} patients{left}")
 
         preview = profile_preview(
             profile=profile, new=draft_to_engine(draft), as_of=options["today"], progress=progress
