@@ -172,14 +172,20 @@ def _verdict(value: str) -> str:
 
 
 def _visible_changes(request: HttpRequest, run: ProfileRun, limit: int | None) -> tuple[list[ChangedPatient], int]:
-    """The run's changed patients in the user's clinics (the first `limit`), and how many there are."""
+    """The run's changed patients in the user's clinics, by name (the first `limit`), and how many
+    there are. The ids are matched in Python against the profile's patients of those clinics: a run
+    may list tens of thousands, too many for one `IN (...)`."""
     rows = {row["patient"]: row for row in run.changes}
-    visible = Patient.objects.filter(pk__in=rows, clinic__in=clinics_of(request.user)).select_related("clinic")
-    total = visible.count()
-    patients = visible.order_by("family_name", "given_name", "pk")
-    if limit is not None:
-        patients = patients[:limit]
-    return [ChangedPatient(patient, rows[patient.pk]) for patient in patients], total
+    mine = Patient.objects.filter(regimen__profile=run.profile, clinic__in=clinics_of(request.user))
+    named = sorted(
+        (family, given, pk) for pk, family, given in mine.values_list("pk", "family_name", "given_name") if pk in rows
+    )
+    chosen = [pk for _, _, pk in (named if limit is None else named[:limit])]
+    patients: dict[int, Patient] = {}
+    for start in range(0, len(chosen), 500):
+        batch = Patient.objects.filter(pk__in=chosen[start : start + 500]).select_related("clinic")
+        patients.update({patient.pk: patient for patient in batch})
+    return [ChangedPatient(patients[pk], rows[pk]) for pk in chosen], len(named)
 
 
 def _run(run_id: int) -> ProfileRun:
