@@ -25,7 +25,7 @@ from audit.models import AccessEvent
 from audit.services import access_event_log, note_patients
 from care.models import ProfileRun, Verdict
 from clinic import actions
-from clinic.tabular import csv_bytes, dataset
+from clinic.spreadsheets import csv_response
 from patients.forms import add_service_errors
 from patients.models import Patient
 from protocols.engine.profiles import SETTING_NAMES
@@ -252,31 +252,28 @@ CSV_HEADERS = (
 
 @editor_only
 def run_csv(request: HttpRequest, run_id: int) -> HttpResponse:
-    """Every changed patient of the user's clinics, as CSV (cells neutralised: clinic.tabular)."""
+    """Every changed patient of the user's clinics, as CSV (cells neutralised: clinic.spreadsheets)."""
     run = _run(run_id)
     changes, _ = _visible_changes(request, run, None)
-    data = dataset(
-        CSV_HEADERS,
-        (
-            [
-                c.patient.mrn,
-                c.patient.family_name,
-                c.patient.given_name,
-                c.patient.clinic.name,
-                c.patient.is_active,
-                c.row["before"]["next_injection_due"],
-                c.row["after"]["next_injection_due"],
-                c.row["next_injection"],
-                c.row["before"]["next_recheck_due"],
-                c.row["after"]["next_recheck_due"],
-                c.row["next_recheck"],
-                c.row["before"]["verdict"],
-                c.row["after"]["verdict"],
-                " ".join(c.row["alerts_added"]),
-                " ".join(c.row["alerts_removed"]),
-            ]
-            for c in changes
-        ),
+    rows = (
+        [
+            c.patient.mrn,
+            c.patient.family_name,
+            c.patient.given_name,
+            c.patient.clinic.name,
+            c.patient.is_active,
+            c.row["before"]["next_injection_due"],
+            c.row["after"]["next_injection_due"],
+            c.row["next_injection"],
+            c.row["before"]["next_recheck_due"],
+            c.row["after"]["next_recheck_due"],
+            c.row["next_recheck"],
+            c.row["before"]["verdict"],
+            c.row["after"]["verdict"],
+            " ".join(c.row["alerts_added"]),
+            " ".join(c.row["alerts_removed"]),
+        ]
+        for c in changes
     )
     access_event_log(
         kind=AccessEvent.Kind.READ,
@@ -285,7 +282,4 @@ def run_csv(request: HttpRequest, run_id: int) -> HttpResponse:
         patient_ids={c.patient.pk for c in changes},
         detail=f"export protocol preview {run.pk} of {run.profile.slug}",
     )
-    response = HttpResponse(csv_bytes(data), content_type="text/csv; charset=utf-8")
-    name = f"preview-{run.profile.slug}-{timezone.localdate():%Y-%m-%d}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return csv_response(f"preview-{run.profile.slug}-{timezone.localdate():%Y-%m-%d}.csv", CSV_HEADERS, rows)

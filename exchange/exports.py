@@ -1,10 +1,10 @@
 """The exports: each list of the staff app as CSV, and the whole clinic in FORMAT.md's files.
 
 Every cell that a spreadsheet would read as a formula (starting with =, +, -, @, a tab or a carriage
-return) is prefixed with a quote (OWASP's advice on CSV injection; clinic.tabular): a patient named `=HYPERLINK(...)`
-stays text. The whole-clinic files are written so that `import_register` reads them back unchanged
-(tests/exchange/test_round_trip.py); their dates are ISO and need no neutralising, and a negative
-number is never written (no value of the record is negative).
+return) is prefixed with a quote (OWASP's advice on CSV injection, clinic.spreadsheets.neutralise): a
+patient named `=HYPERLINK(...)` stays text. The whole-clinic files are written so that
+`import_register` reads them back unchanged (tests/exchange/test_round_trip.py); their dates are ISO
+and need no neutralising, and a negative number is never written (no value of the record is negative).
 """
 
 from __future__ import annotations
@@ -19,15 +19,10 @@ from django.db.models import Prefetch, Q, QuerySet
 from audit.models import AccessEvent
 from care import selectors
 from care.selectors import Clinics
-from clinic.tabular import FORMULA_STARTS, csv_bytes, dataset, neutralise
+from clinic.spreadsheets import FORMULA_STARTS, csv_bytes, dataset, neutralise  # noqa: F401  (moved down, used here)
 from exchange.importer import FILES, PATIENT_EXTRAS, SPECS
 from patients.models import Cause, Injection, LabResult, Medication, Patient, SymptomCheck
 from reminders.models import Reminder
-
-# The cells' neutralising and the CSV encoding live a floor down (the application layer's own pages
-# download CSV too); exported here under their old names.
-__all__ = ["FORMULA_STARTS", "csv_bytes", "dataset", "neutralise"]
-
 
 # The lists -------------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from b12clinic.celery import app
 from care.models import CareStatus, ProfileRun
 from care.services import care_status_refresh_all
 from clinic import actions
-from clinic.tabular import neutralise
+from clinic.spreadsheets import neutralise
 from patients.models import Patient
 from protocols.models import ProtocolProfile, ProtocolProfileDraft
 from tests.conftest import NOW, TODAY

@@ -1,10 +1,7 @@
-"""Cells for CSV downloads: the one place a value becomes spreadsheet text.
-
-Every cell that a spreadsheet would read as a formula (starting with =, +, -, @, a tab or a carriage
-return) is prefixed with a quote (OWASP's advice on CSV injection): a patient named `=HYPERLINK(...)`
-stays text. Used by the exports (exchange.exports) and the application layer's own downloads (the
-protocol change preview); pure but for the clinic's time zone of a datetime.
-"""
+"""Cells and CSV files for spreadsheets, shared by the exports (exchange) and the pages of this layer
+(the outreach report). Every cell that a spreadsheet would read as a formula (starting with =, +, -,
+@, a tab or a carriage return) is prefixed with a quote (OWASP's advice on CSV injection): a patient
+named `=HYPERLINK(...)` stays text. Pure, apart from reading the current time zone for datetimes."""
 
 from __future__ import annotations
 
@@ -13,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 import tablib
+from django.http import HttpResponse
 from django.utils import timezone
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -48,3 +46,10 @@ def dataset(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> tablib.
 def csv_bytes(data: tablib.Dataset) -> bytes:
     """UTF-8 with a byte-order mark, which spreadsheet programs need to read accents right."""
     return ("\ufeff" + data.export("csv")).encode("utf-8")
+
+
+def csv_response(filename: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> HttpResponse:
+    """A CSV download of `rows`, every cell neutralised."""
+    response = HttpResponse(csv_bytes(dataset(headers, rows)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
