@@ -21,12 +21,12 @@ CHANGE_REGIMEN = "patients.change_regimen"
 ADD_CAUSE = "patients.add_cause"
 CHANGE_CAUSE = "patients.change_cause"
 DELETE_CAUSE = "patients.delete_cause"
+CHANGE_PROFILE = "protocols.change_protocolprofile"  # edit, preview and publish a protocol profile
 CHANGE_INJECTION = "patients.change_injection"  # correct, or mark entered in error
 CHANGE_LABRESULT = "patients.change_labresult"
 TRANSFER_PATIENT = "patients.transfer_patient"  # to another clinic, with a reason
 VIEW_PROGRAMME = "accounts.view_programme"
-IMPORT_REGISTER = "exchange.import_register"
-CHANGE_PROFILE = "protocols.change_protocolprofile"  # edit, preview and publish a protocol profile  # the register import and the whole-clinic export
+IMPORT_REGISTER = "exchange.import_register"  # the register import and the whole-clinic export
 
 # (app_label, codename) per role; each role also has everything of the roles above it.
 _NURSE_PERMISSIONS = [

@@ -18,7 +18,7 @@ import datetime
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -33,8 +33,11 @@ from patients import services as record
 from patients.models import ORAL_DOSE_MAX_MCG, ORAL_DOSE_MIN_MCG, Decision, Injection, Patient, Regimen
 from patients.plausibility import EARLY_DOSE, SoftWarning
 from protocols import services as profiles
-from protocols.models import ProtocolProfile, ProtocolProfileDraft
+from protocols.models import ProtocolProfile
 from reminders.outbox import reminders_cancel_obsolete, reminders_follow_discharge
+
+if TYPE_CHECKING:
+    from protocols.models import ProtocolProfileDraft
 
 Result = TypeVar("Result")
 

@@ -2,23 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clinic import journey_views, patient_views, profile_views, views
+from clinic import journey_views, patient_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("worklist/", views.worklist, name="worklist"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("programme/", views.programme, name="programme"),
-    # Protocol profiles: a draft, its preview, publishing (clinic.profile_views; clinic admins).
-    path("protocols/", profile_views.profile_list, name="profile_list"),
-    path("protocols/<slug:slug>/draft/", profile_views.draft_detail, name="profile_draft"),
-    path("protocols/<slug:slug>/draft/edit/", profile_views.draft_edit, name="profile_draft_edit"),
-    path("protocols/<slug:slug>/draft/preview/", profile_views.draft_preview, name="profile_draft_preview"),
-    path("protocols/<slug:slug>/draft/publish/", profile_views.draft_publish, name="profile_draft_publish"),
-    path("protocols/<slug:slug>/draft/discard/", profile_views.draft_discard, name="profile_draft_discard"),
-    path("protocols/runs/<int:run_id>/", profile_views.run_detail, name="profile_run"),
-    path("protocols/runs/<int:run_id>/progress/", profile_views.run_progress, name="profile_run_progress"),
-    path("protocols/runs/<int:run_id>/changes.csv", profile_views.run_csv, name="profile_run_csv"),
     path("patients/", patient_views.patient_list, name="patient_list"),
     path("patients/<int:patient_id>/", patient_views.patient_detail, name="patient_detail"),
     path("patients/<int:patient_id>/history/", patient_views.patient_history, name="patient_history"),
