@@ -24,6 +24,7 @@ CHANGE_REGIMEN = "patients.change_regimen"
 ADD_CAUSE = "patients.add_cause"
 CHANGE_CAUSE = "patients.change_cause"
 DELETE_CAUSE = "patients.delete_cause"
+CHANGE_PROFILE = "protocols.change_protocolprofile"  # edit, preview and publish a protocol profile
 CHANGE_INJECTION = "patients.change_injection"  # correct, or mark entered in error
 CHANGE_LABRESULT = "patients.change_labresult"
 TRANSFER_PATIENT = "patients.transfer_patient"  # to another clinic, with a reason

@@ -1,6 +1,6 @@
 """One benchmark measurement in its own process (so its peak memory is its own); prints JSON.
 
-    python bench/measure.py engine|refresh|queries|sql|scan|emails|celery_emails|email_costs
+    python bench/measure.py engine|refresh|preview|queries|sql|scan|emails|celery_emails|email_costs
 
 Run by bench/run.py against the benchmark database; not part of the test suite.
 """
@@ -73,6 +73,44 @@ def refresh() -> dict[str, object]:
         "refresh_patients": summary.patients,
         "refresh_peak_rss_mb": peak_rss_mb(),
     }
+
+
+def preview() -> dict[str, object]:
+    """The preview of a protocol change (care.preview, as the page's Celery task runs it) over every
+    patient on the default profile: facts loaded in chunks, the draft evaluated, compared with the
+    outcome in force; nothing written. Also the same with the version in force evaluated too."""
+    import dataclasses
+    from decimal import Decimal
+
+    from care.preview import profile_preview
+    from protocols.engine.profiles import DEFAULT_PROFILE_SLUG
+    from protocols.models import ProtocolProfile
+    from protocols.selectors import profile_to_engine
+
+    profile = ProtocolProfile.objects.get(slug=DEFAULT_PROFILE_SLUG)
+    new = dataclasses.replace(
+        profile_to_engine(profile),
+        version=profile.version + 1,
+        maintenance_interval_months=2,
+        b12_low_below=Decimal(200),
+        age_over_years=80,
+    )
+    figures: dict[str, object] = {}
+    for key, use_stored in (("preview", True), ("preview_both_evaluated", False)):
+        started = time.perf_counter()
+        result = profile_preview(profile=profile, new=new, use_stored=use_stored)
+        elapsed = time.perf_counter() - started
+        figures[f"{key}_s"] = round(elapsed, 2)
+        figures[f"{key}_patients_per_s"] = round(result.tally.patients / elapsed)
+        if use_stored:
+            figures["preview_load_s"] = round(result.load_s, 2)
+            figures["preview_evaluate_s"] = round(result.evaluate_s, 2)
+            figures["preview_evaluate_patients_per_s"] = round(result.tally.patients / result.evaluate_s)
+            figures["preview_patients"] = result.tally.patients
+            figures["preview_changed"] = result.tally.changed
+            figures["preview_evaluated_in_force"] = result.evaluated_in_force
+    figures["preview_peak_rss_mb"] = peak_rss_mb()
+    return figures
 
 
 def _physician():
@@ -422,6 +460,7 @@ MEASURES = {
     "celery_emails": celery_emails,
     "engine": engine,
     "refresh": refresh,
+    "preview": preview,
     "session": session,
     "queries": queries,
     "sql": sql,

@@ -1,7 +1,8 @@
 """`make bench`: B12 Clinic at clinic-network scale, on PostgreSQL. Prints the figures and writes
 bench/results.json. Not part of `make test` (tests/test_bench_smoke.py runs a tiny version).
 
-Steps: a fresh database; `generate_clinic --patients N`; the engine alone; the daily refresh;
+Steps: a fresh database; `generate_clinic --patients N`; the engine alone; the daily refresh; the
+protocol change preview (`preview_patients_per_s`);
 dashboard, worklist and chart served by gunicorn (production settings) and timed from a separate
 client process; the same dashboard lists as hand-written SQL; one reminder scan; sending the
 reminders to a local SMTP sink. Each measurement runs in a process of its own (bench/measure.py).
@@ -37,6 +38,7 @@ GOALS = [  # (figure, comparison, goal) at 20,000 patients on the 2-core machine
     ("scan_s", "<", 5),
     ("emails_per_s", ">=", 500),  # issue 16
     ("import_rows_per_s", ">=", 5000),  # issue 13: 600,000 rows in under two minutes
+    ("preview_patients_per_s", ">=", 20000),  # issue 16: a protocol change previewed at engine speed
 ]
 
 
@@ -272,6 +274,8 @@ def main() -> int:
     bench.measure("engine")
     bench.step("daily refresh of every active patient")
     bench.measure("refresh")
+    bench.step("protocol change preview (the default profile's patients; nothing written)")
+    bench.measure("preview")
     bench.step("pages over HTTP (gunicorn, 2 workers; client in its own process)")
     login = bench.measure("session")
     chart_patients = list(login["chart_patients"])  # type: ignore[arg-type]

@@ -7,8 +7,10 @@ patient. The tables kept their names when the models moved here from `protocols`
 
 from __future__ import annotations
 
+from django.conf import settings as settings_module
 from django.db import models
 from django.db.models import F
+from django.utils import timezone
 
 from protocols.engine import evaluate as engine
 
@@ -127,3 +129,52 @@ class CareAlert(models.Model):
     def severity_name(self) -> str:
         """ "high", "medium" or "info", as the engine and the templates name it."""
         return Severity(self.severity).label.lower()
+
+
+class ProfileRun(models.Model):
+    """A Celery task's work on a protocol profile's patients, with its progress: the preview of a
+    draft (what it would change, nothing written but this row) or the re-evaluation after publishing."""
+
+    class Kind(models.TextChoices):
+        PREVIEW = "preview", "Preview of a draft"
+        PUBLISH = "publish", "Re-evaluation after publishing"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    profile = models.ForeignKey("protocols.ProtocolProfile", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # A preview: the draft's settings it evaluated (a draft edited since makes it out of date) and
+    # the version in force it compared against. A publication: the version it re-evaluated with.
+    settings = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField()
+    as_of = models.DateField()
+    by = models.ForeignKey(settings_module.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    # protocols.engine.compare.Tally.as_dict(), and each changed patient (care.preview.change_row).
+    counts = models.JSONField(default=dict, blank=True)
+    changes = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.profile_id} v{self.version}: {self.get_status_display()}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0

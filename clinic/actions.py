@@ -18,7 +18,7 @@ import datetime
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import roles
-from care.models import CareAlert, CareStatus, Verdict
+from care.models import CareAlert, CareStatus, ProfileRun, Verdict
 from care.selectors import injection_early_warning
 from care.services import care_status_refresh, care_status_refresh_all
 from outreach import services as outreach
@@ -39,6 +39,9 @@ from protocols import services as profiles
 from protocols.models import ProtocolProfile
 from reminders.appointments import appointment_notice_queue
 from reminders.outbox import reminders_cancel_obsolete, reminders_follow_discharge
+
+if TYPE_CHECKING:
+    from protocols.models import ProtocolProfileDraft
 
 Result = TypeVar("Result")
 
@@ -240,6 +243,94 @@ def protocol_profile_publish(*, profile: ProtocolProfile, today: datetime.date |
     profiles.protocol_profile_save(profile=profile)
     care_status_refresh_all(today=today, patients=Patient.objects.filter(regimen__profile=profile))
     return profile
+
+
+# A change previewed before it is published: the draft is edited and saved without being in force,
+# a Celery task counts what it would change (care.preview, read-only), publishing makes it the next
+# version and re-evaluates its patients in the background, with progress (care.ProfileRun).
+
+CHANGE_PROFILE_ONLY = "Only a clinic admin may change protocol profiles."
+
+
+def _require_profile_editor(by: AbstractBaseUser) -> None:
+    if not by.has_perm(roles.CHANGE_PROFILE):
+        raise PermissionDenied(CHANGE_PROFILE_ONLY)
+
+
+def protocol_profile_draft_start(*, profile: ProtocolProfile, by: AbstractBaseUser) -> ProtocolProfileDraft:
+    _require_profile_editor(by)
+    return profiles.protocol_profile_draft_start(profile=profile, by=by)
+
+
+def protocol_profile_draft_save(*, draft: ProtocolProfileDraft, by: AbstractBaseUser) -> ProtocolProfileDraft:
+    _require_profile_editor(by)
+    return profiles.protocol_profile_draft_save(draft=draft)
+
+
+@transaction.atomic
+def protocol_profile_draft_edit(
+    *, profile: ProtocolProfile, settings: Mapping[str, Any], by: AbstractBaseUser
+) -> ProtocolProfileDraft:
+    """The page's save: the profile's draft (started if there is none) with these settings, all or
+    nothing (a refused value leaves no draft behind)."""
+    draft = protocol_profile_draft_start(profile=profile, by=by)
+    for name, value in settings.items():
+        setattr(draft, name, value)
+    return protocol_profile_draft_save(draft=draft, by=by)
+
+
+def protocol_profile_draft_discard(*, draft: ProtocolProfileDraft, by: AbstractBaseUser) -> None:
+    _require_profile_editor(by)
+    profiles.protocol_profile_draft_discard(draft=draft)
+
+
+def _queue_run(
+    *,
+    profile: ProtocolProfile,
+    kind: str,
+    settings: dict[str, object],
+    by: AbstractBaseUser,
+    today: datetime.date | None,
+) -> ProfileRun:
+    """A run of the profile's patients (care.preview.profile_run_execute), queued once this commits."""
+    from care.tasks import run_profile  # noqa: PLC0415 (Celery tasks load at first use, not with the actions)
+
+    run = ProfileRun.objects.create(
+        profile=profile,
+        kind=kind,
+        settings=settings,
+        version=profile.version,
+        as_of=today or timezone.localdate(),
+        by=by,
+    )
+    transaction.on_commit(lambda: run_profile.delay(run.pk))
+    return run
+
+
+@transaction.atomic
+def protocol_profile_preview(
+    *, draft: ProtocolProfileDraft, by: AbstractBaseUser, today: datetime.date | None = None
+) -> ProfileRun:
+    """Queue the preview of the draft as it is now (its settings are kept on the run); it writes
+    nothing but the run."""
+    _require_profile_editor(by)
+    return _queue_run(
+        profile=draft.profile, kind=ProfileRun.Kind.PREVIEW, settings=draft.setting_values(), by=by, today=today
+    )
+
+
+@transaction.atomic
+def protocol_profile_draft_publish(
+    *, draft: ProtocolProfileDraft, by: AbstractBaseUser, today: datetime.date | None = None
+) -> ProfileRun:
+    """The draft becomes the profile's next version; its patients are re-evaluated in the background
+    (each care status names the version that produced it, so a status not yet re-evaluated shows
+    the previous one)."""
+    _require_profile_editor(by)
+    profile = profiles.protocol_profile_draft_apply(draft=draft)
+    return _queue_run(
+        profile=profile, kind=ProfileRun.Kind.PUBLISH, settings=profile.setting_values(), by=by, today=today
+    )
 
 
 # Physicians' decisions -----------------------------------------------------------------------------

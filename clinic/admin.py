@@ -3,7 +3,8 @@
 It lives in the application layer because its writes must go through it: every save and delete of a
 record the engine reads ends in actions.record_changed (ClinicalFactsAdmin), so the admin cannot
 leave a stale care status or an obsolete reminder behind, and a saved profile is published with
-actions.protocol_profile_publish (a new version, its patients re-evaluated). Injections and lab
+actions.protocol_profile_publish (a new version, its patients re-evaluated); an existing profile's
+settings are changed through a previewed draft in the staff app (clinic.profile_views), not here. Injections and lab
 results may be added but not changed or deleted here: corrections and "entered in error" are made on
 the chart (actions injection_correct/injection_void and the lab ones), with a reason. An injection or
 lab added here gets the hard limits of patients.plausibility (model clean()), not the soft warnings. Physician decisions (interval override,
@@ -21,7 +22,9 @@ from django.contrib.admin.utils import unquote
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.clinics import clinics_of
@@ -43,6 +46,7 @@ from patients.models import (
     SymptomCheck,
 )
 from protocols.engine import units
+from protocols.engine.profiles import SETTING_NAMES
 from protocols.models import ProtocolProfile
 
 
@@ -354,12 +358,14 @@ class DecisionAdmin(ClinicScopedAdmin):
 
 @admin.register(ProtocolProfile)
 class ProtocolProfileAdmin(SimpleHistoryAdmin):
-    """A clinic admin edits the settings; each save is a new version and re-evaluates its patients."""
+    """A new profile is made here (published at once: no patient is on it yet). The settings of an
+    existing one are changed in the staff app (clinic.profile_views: a draft, its preview, then
+    publishing), so here they are read-only; a change of name or of `is_active` is a new version."""
 
     list_display = ["name", "slug", "version", "drug", "maintenance_interval_months", "monitoring_pathway", "is_active"]
-    readonly_fields = ["version", "updated_at"]
+    readonly_fields = ["version", "updated_at", "change_settings"]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "version", "is_active", "updated_at"]}),
+        (None, {"fields": ["name", "slug", "version", "is_active", "updated_at", "change_settings"]}),
         ("Drug and loading", {"fields": ["drug", "dose_mcg", "loading_doses", "loading_interval_days"]}),
         (
             "Maintenance interval",
@@ -410,6 +416,21 @@ class ProtocolProfileAdmin(SimpleHistoryAdmin):
             },
         ),
     ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ProtocolProfile | None = None) -> list[str]:
+        if obj is None:
+            return ["version", "updated_at", "change_settings"]
+        return ["version", "updated_at", "change_settings", *SETTING_NAMES]
+
+    @admin.display(description="Settings")
+    def change_settings(self, obj: ProtocolProfile | None) -> str:
+        if obj is None or obj.pk is None:
+            return "A new profile is in force once saved; later changes are drafted and previewed first."
+        return format_html(
+            '<a href="{}">Change the settings in the staff app</a>: a draft, its preview across every patient on '
+            "the profile, then publishing.",
+            reverse("profile_draft_edit", args=[obj.slug]),
+        )
 
     def save_model(self, request: HttpRequest, obj: ProtocolProfile, form: Any, change: bool) -> None:
         actions.protocol_profile_publish(profile=obj)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -21,9 +22,8 @@ def _threshold(help_text: str, default: int) -> models.DecimalField:
     return models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(default), help_text=help_text)
 
 
-class ProtocolProfile(models.Model):
-    """Every *(setting)* of GUIDANCE.md for one profile. `version` goes up on every change, and each
-    care status records the version that produced it (the historical rows keep every version)."""
+class ProfileSettings(models.Model):
+    """Every *(setting)* of GUIDANCE.md: the fields a profile in force and its draft share."""
 
     PATHWAY_CHOICES = [
         (engine_profiles.FIRST_YEAR, "First year: rechecks at 3, 6 and 12 months"),
@@ -33,11 +33,6 @@ class ProtocolProfile(models.Model):
         (engine_profiles.CYANOCOBALAMIN, "Cyanocobalamin"),
         (engine_profiles.HYDROXOCOBALAMIN, "Hydroxocobalamin"),
     ]
-
-    slug = models.SlugField(unique=True)
-    name = models.CharField(max_length=120)
-    version = models.PositiveIntegerField(default=1, editable=False)
-    is_active = models.BooleanField(default=True, help_text="Inactive profiles cannot be chosen for new regimens.")
 
     drug = models.CharField(max_length=20, choices=DRUG_CHOICES)
     dose_mcg = models.PositiveIntegerField(default=1000, validators=[MinValueValidator(1)])
@@ -87,6 +82,27 @@ class ProtocolProfile(models.Model):
     vitamin_d_low_below = _threshold("Vitamin D low below (nmol/L).", 75)
     oral_dose_text = models.CharField(max_length=200, default="oral cyanocobalamin 1000-2000 mcg daily")
 
+    class Meta:
+        abstract = True
+
+    def setting_values(self) -> dict[str, object]:
+        """Every setting as plain JSON values (a draft's snapshot, compared to tell it changed)."""
+        return {name: _plain(getattr(self, name)) for name in engine_profiles.SETTING_NAMES}
+
+
+def _plain(value: object) -> object:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+class ProtocolProfile(ProfileSettings):
+    """The settings in force for one profile. `version` goes up on every change, and each care status
+    records the version that produced it (the historical rows keep every version)."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=120)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    is_active = models.BooleanField(default=True, help_text="Inactive profiles cannot be chosen for new regimens.")
+
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
@@ -101,3 +117,33 @@ class ProtocolProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (v{self.version})"
+
+
+class ProtocolProfileDraft(ProfileSettings):
+    """A clinic admin's change to a profile, saved but not in force: nothing evaluates a patient with
+    it (evaluations read ProtocolProfile only) until it is published as the profile's next version
+    (protocols.services.protocol_profile_draft_apply), or discarded. One draft a profile."""
+
+    profile = models.OneToOneField(ProtocolProfile, on_delete=models.CASCADE, related_name="draft")
+    based_on_version = models.PositiveIntegerField(help_text="The profile's version the draft started from.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(b12_low_below__lte=models.F("b12_normal_above")),
+                name="profile_draft_b12_low_not_above_normal",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Draft of {self.profile.name} (from v{self.based_on_version})"
+
+    def changed_settings(self) -> list[tuple[str, object, object]]:
+        """(setting, in force, draft) for each setting the draft changes."""
+        current, draft = self.profile.setting_values(), self.setting_values()
+        return [
+            (name, current[name], draft[name]) for name in engine_profiles.SETTING_NAMES if current[name] != draft[name]
+        ]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from decimal import Decimal
 
 from django.db import DatabaseError
 
-from protocols.engine.profiles import BUILTIN_PROFILES, Profile
-from protocols.models import ProtocolProfile
+from protocols.engine.profiles import BUILTIN_PROFILES, SETTING_NAMES, Profile
+from protocols.models import ProtocolProfile, ProtocolProfileDraft
 
 _PROFILE_FIELDS = tuple(field.name for field in dataclasses.fields(Profile))
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(Profile)}
 
 
 def profile_to_engine(row: ProtocolProfile) -> Profile:
@@ -26,3 +29,19 @@ def engine_profiles() -> dict[str, Profile]:
         return {row.slug: profile_to_engine(row) for row in ProtocolProfile.objects.all()}
     except DatabaseError:
         return dict(BUILTIN_PROFILES)
+
+
+def profile_from_settings(row: ProtocolProfile, values: Mapping[str, object]) -> Profile:
+    """The engine's Profile that `values` (ProfileSettings.setting_values(), e.g. a draft's) would be
+    once published as `row`'s next version."""
+    settings = {name: values[name] for name in SETTING_NAMES}
+    settings["first_year_check_months"] = tuple(int(m) for m in (values["first_year_check_months"] or ()))  # type: ignore[union-attr]
+    for name, value in settings.items():
+        if isinstance(_DEFAULTS.get(name), Decimal):
+            settings[name] = Decimal(str(value))
+    return Profile(slug=row.slug, name=row.name, version=row.version + 1, **settings)  # type: ignore[arg-type]
+
+
+def draft_to_engine(draft: ProtocolProfileDraft) -> Profile:
+    """The engine's Profile the draft would be once published."""
+    return profile_from_settings(draft.profile, draft.setting_values())

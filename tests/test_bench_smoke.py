@@ -15,6 +15,8 @@ FIGURES = [
     "engine_patients_per_s",
     "refresh_all_s",
     "refresh_peak_rss_mb",
+    "preview_patients_per_s",
+    "preview_evaluate_patients_per_s",
     "dashboard_p50_ms",
     "dashboard_p95_ms",
     "dashboard_queries",

@@ -17,6 +17,7 @@ Two conversions, because categories compare the *exact* value and rounding is fo
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
 
@@ -103,7 +104,10 @@ def analyte(code: str) -> Analyte:
         raise UnitError("analyte", f"{code!r} is not a known analyte; use one of {known}") from None
 
 
+@functools.lru_cache(maxsize=512)
 def unit_for(analyte_code: str, unit: str) -> Unit:
+    """The analyte's unit spelled `unit` (remembered: loading a clinic's facts asks this of every lab
+    row, and there are only a few dozen spellings)."""
     found = analyte(analyte_code)
     symbol = normalise_unit(unit)
     for candidate in found.units:
