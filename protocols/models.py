@@ -142,8 +142,11 @@ class ProtocolProfileDraft(ProfileSettings):
         return f"Draft of {self.profile.name} (from v{self.based_on_version})"
 
     def changed_settings(self) -> list[tuple[str, object, object]]:
-        """(setting, in force, draft) for each setting the draft changes."""
+        """(setting's label, in force, draft) for each setting the draft changes: the label the edit form
+        shows (the field's verbose name), so the admin reads the same words on both pages."""
         current, draft = self.profile.setting_values(), self.setting_values()
         return [
-            (name, current[name], draft[name]) for name in engine_profiles.SETTING_NAMES if current[name] != draft[name]
+            (str(self._meta.get_field(name).verbose_name).capitalize(), current[name], draft[name])
+            for name in engine_profiles.SETTING_NAMES
+            if current[name] != draft[name]
         ]

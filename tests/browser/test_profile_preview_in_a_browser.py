@@ -47,7 +47,7 @@ def test_a_clinic_admin_previews_then_publishes_a_profile_change(
     page.locator('tr[data-profile="monthly-cyanocobalamin"]').get_by_role("link", name="Change").click()
     page.get_by_label("Maintenance interval months").fill("2")
     page.get_by_role("button", name="Save the draft").click()
-    expect(page.get_by_test_id("changed-settings")).to_contain_text("maintenance_interval_months")
+    expect(page.get_by_test_id("changed-settings")).to_contain_text("Maintenance interval months")
 
     page.get_by_role("button", name="Preview what it would change").click()
     expect(page.get_by_test_id("run-progress")).to_be_visible()  # queued: the bar waits for the worker

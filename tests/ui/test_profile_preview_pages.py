@@ -117,7 +117,7 @@ def test_it_drafts_previews_and_publishes_a_change(
     saved = client.post(edit, draft_form(maintenance_interval_months="2"))
     assert saved["Location"] == reverse("profile_draft", args=[SLUG])
     page = client.get(saved["Location"]).content.decode()
-    assert "maintenance_interval_months" in page and "Preview what it would change" in page
+    assert "Maintenance interval months" in page and "Preview what it would change" in page
     assert ProtocolProfile.objects.get(slug=SLUG).version == 1  # not in force
 
     with django_capture_on_commit_callbacks(execute=True):
