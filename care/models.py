@@ -8,7 +8,7 @@ patient. The tables kept their names when the models moved here from `protocols`
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Q
 
 from protocols.engine import evaluate as engine
 
@@ -58,7 +58,11 @@ class CareStatus(models.Model):
     fingerprint = models.CharField(max_length=32, blank=True)
     profile = models.ForeignKey("protocols.ProtocolProfile", on_delete=models.PROTECT, related_name="+")
     profile_version = models.PositiveIntegerField()
-    as_of = models.DateField(help_text="The date the engine evaluated the patient for.")
+    # When this status was last written, and for which day. The daily refresh does not rewrite an
+    # unchanged status (nor stamp it: that would dirty every row each day, and the pages' partial index
+    # would no longer be read alone); it records a PopulationEvaluation instead. The date a status holds
+    # for is care.selectors.care_status_evaluated_for().
+    as_of = models.DateField(help_text="The date the engine last rewrote this status for.")
     evaluated_at = models.DateTimeField()
 
     phase = models.CharField(max_length=20, choices=Phase.choices)
@@ -96,6 +100,14 @@ class CareStatus(models.Model):
             models.Index(fields=["next_recheck_due"], name="care_next_recheck_due"),
             models.Index(fields=["verdict"], name="care_verdict"),
             models.Index(fields=["labs_due_on"], name="care_labs_due_on"),
+            # The dashboard's and worklist's due-date counts of active patients, read from the index
+            # alone (an index-only scan, while the daily refresh leaves unchanged rows untouched).
+            models.Index(
+                fields=["next_injection_due", "next_recheck_due"],
+                include=["patient"],
+                condition=Q(patient_active=True),
+                name="care_active_due_dates",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -127,3 +139,21 @@ class CareAlert(models.Model):
     def severity_name(self) -> str:
         """ "high", "medium" or "info", as the engine and the templates name it."""
         return Severity(self.severity).label.lower()
+
+
+class PopulationEvaluation(models.Model):
+    """One daily refresh that evaluated every active patient for `as_of` (care.services).
+
+    The marker that replaces stamping each unchanged status: an active patient's status holds for
+    the later of its own `as_of` (the day it was last rewritten) and the latest marker's. Written only
+    once every chunk of the run has committed, so a run that stopped halfway marks nothing."""
+
+    as_of = models.DateField()
+    evaluated_at = models.DateTimeField()
+    patients = models.PositiveIntegerField(help_text="Active patients evaluated by this run.")
+
+    class Meta:
+        get_latest_by = "pk"  # the run that finished last (care.selectors.population_evaluated_for)
+
+    def __str__(self) -> str:
+        return f"Every active patient evaluated for {self.as_of}"

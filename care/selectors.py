@@ -17,7 +17,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Clinic
-from care.models import CareAlert, CareStatus, Phase, Severity, Verdict
+from care.models import CareAlert, CareStatus, Phase, PopulationEvaluation, Severity, Verdict
 from patients.models import Cause, CauseKind, Decision, LabResult, Patient
 from patients.selectors import Clinics
 from protocols.engine.rules import ALERT_SEVERITY
@@ -41,6 +41,31 @@ _NOT_LISTED = ("because", "rules", "verdict_rules", "verdict_unmet")
 
 def _active_statuses(clinics: Clinics) -> QuerySet[CareStatus]:
     return CareStatus.objects.filter(patient_active=True, patient__clinic__in=clinics).select_related("patient")
+
+
+# The day a status holds for --------------------------------------------------------------------------
+
+
+def population_evaluated_for() -> datetime.date | None:
+    """The day the latest daily refresh of every active patient evaluated them for (one query), or
+    None before the first."""
+    return PopulationEvaluation.objects.order_by("-pk").values_list("as_of", flat=True).first()
+
+
+def evaluated_for(*, as_of: datetime.date, patient_active: bool, population: datetime.date | None) -> datetime.date:
+    """The day a stored status holds for: the day it was last rewritten, or the day of the latest
+    daily refresh of every active patient, which re-evaluated it without rewriting it when nothing
+    changed. A discharged patient's status is not re-evaluated daily: its own day."""
+    if patient_active and population is not None and population > as_of:
+        return population
+    return as_of
+
+
+def care_status_evaluated_for(status: CareStatus) -> datetime.date:
+    """`evaluated_for` of one stored status (one query), e.g. "Evaluated for ..." on the chart."""
+    return evaluated_for(
+        as_of=status.as_of, patient_active=status.patient_active, population=population_evaluated_for()
+    )
 
 
 # Worklist ------------------------------------------------------------------------------------------
@@ -199,19 +224,44 @@ class Dashboard:
         )
 
 
-def unacknowledged_alerts(clinics: Clinics) -> QuerySet[CareAlert]:
-    """Active patients' alerts that no acknowledgement covers. An acknowledgement covers one
-    occurrence: same patient and rule, recorded while the alert was active since the same date. An
-    alert that cleared and fired again has a later `since`, so the old acknowledgement no longer
-    covers it."""
-    covering = Decision.objects.filter(
+def _covering_acknowledgement() -> QuerySet[Decision]:
+    """An acknowledgement covers one occurrence of an alert: same patient and rule, recorded while
+    the alert was active since the same date. An alert that cleared and fired again has a later
+    `since`, so the old acknowledgement no longer covers it."""
+    return Decision.objects.filter(
         patient=OuterRef("patient"),
         kind=Decision.Kind.ALERT_ACKNOWLEDGED,
         alert_rule=OuterRef("rule"),
         alert_since__gte=OuterRef("since"),
     )
-    # Only active patients have alert rows.
-    return CareAlert.objects.filter(patient__clinic__in=clinics).exclude(Exists(covering))
+
+
+def _alerts_of(clinics: Clinics) -> QuerySet[CareAlert]:
+    return CareAlert.objects.filter(patient__clinic__in=clinics)  # only active patients have alert rows
+
+
+def unacknowledged_alerts(clinics: Clinics) -> QuerySet[CareAlert]:
+    """Active patients' alerts that no acknowledgement covers (`_covering_acknowledgement`)."""
+    return _alerts_of(clinics).exclude(Exists(_covering_acknowledgement()))
+
+
+def _acknowledged(alerts: QuerySet[CareAlert]) -> QuerySet[CareAlert]:
+    """Those of `alerts` an acknowledgement covers, found from the acknowledgements' side: only the
+    few patients with one are looked at, by the (patient, rule) index."""
+    acknowledged_patients = Decision.objects.filter(kind=Decision.Kind.ALERT_ACKNOWLEDGED).values("patient_id")
+    return alerts.filter(patient_id__in=acknowledged_patients).filter(Exists(_covering_acknowledgement()))
+
+
+def _by_severity(alerts: QuerySet[CareAlert]) -> dict[int, int]:
+    return dict(alerts.order_by().values_list("severity").annotate(n=Count("pk")).values_list("severity", "n"))
+
+
+def unacknowledged_alert_counts(alerts: QuerySet[CareAlert]) -> dict[int, int]:
+    """The unacknowledged ones of `alerts` (none excluded yet) by severity, as every alert less the
+    acknowledged ones: two queries that read no acknowledgement per alert. The anti-join
+    (`unacknowledged_alerts`) looks one up for each of the tens of thousands of alerts."""
+    every, acknowledged = _by_severity(alerts), _by_severity(_acknowledged(alerts))
+    return {severity: n - acknowledged.get(severity, 0) for severity, n in every.items()}
 
 
 def _filtered(queryset: QuerySet[CareStatus], filters: DashboardFilters) -> QuerySet[CareStatus]:
@@ -240,11 +290,15 @@ def _awaiting_oral_decision() -> Q:
 class _DashboardQueries:
     today: datetime.date
     statuses: QuerySet[CareStatus]
-    alerts: QuerySet[CareAlert]
+    alerts: QuerySet[CareAlert]  # acknowledged or not (unacknowledged: `unacknowledged`)
     overdue: Q
     lost: Q
     rechecks_soon: Q
     rechecks_overdue: Q
+
+    @property
+    def unacknowledged(self) -> QuerySet[CareAlert]:
+        return self.alerts.exclude(Exists(_covering_acknowledgement()))
 
     @property
     def recheck_until(self) -> datetime.date:
@@ -257,7 +311,7 @@ class _DashboardQueries:
 
 def _dashboard_queries(today: datetime.date, filters: DashboardFilters, clinics: Clinics) -> _DashboardQueries:
     lost_before = today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
-    alerts = unacknowledged_alerts(clinics).filter(severity__gte=Severity.MEDIUM)
+    alerts = _alerts_of(clinics).filter(severity__gte=Severity.MEDIUM)
     if filters.alert_rule:
         alerts = alerts.filter(rule=filters.alert_rule)
     if filters.cause:
@@ -280,7 +334,7 @@ def dashboard_counts(
 ) -> dict[str, int]:
     """The dashboard's counts: overdue injections, lost to follow-up, rechecks soon and overdue,
     oral-switch candidates awaiting a decision, unacknowledged high and medium alerts. The dashboard
-    and the physicians' digest both show these. Three queries."""
+    and the physicians' digest both show these. Four queries."""
     queries = _dashboard_queries(today, filters or DashboardFilters(), clinics)
     counts: dict[str, int] = queries.statuses.aggregate(
         overdue=Count("pk", filter=queries.overdue),
@@ -289,7 +343,7 @@ def dashboard_counts(
         rechecks_overdue=Count("pk", filter=queries.rechecks_overdue),
     )
     counts["oral_candidates"] = queries.statuses.filter(_awaiting_oral_decision()).count()
-    by_severity = dict(queries.alerts.values_list("severity").annotate(n=Count("pk")).values_list("severity", "n"))
+    by_severity = unacknowledged_alert_counts(queries.alerts)
     counts["alerts_high"] = by_severity.get(Severity.HIGH, 0)
     counts["alerts_medium"] = by_severity.get(Severity.MEDIUM, 0)
     return counts
@@ -336,7 +390,8 @@ def dashboard(
         base.filter(_awaiting_oral_decision()).order_by("patient__family_name", "patient__given_name")[:limit]
     )
     board.alerts = [
-        AlertRow(a) for a in queries.alerts.select_related("patient").order_by("-severity", "since", "pk")[:limit]
+        AlertRow(a)
+        for a in queries.unacknowledged.select_related("patient").order_by("-severity", "since", "pk")[:limit]
     ]
     return board
 
