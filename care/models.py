@@ -54,6 +54,9 @@ class CareStatus(models.Model):
     patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="care_status")
     # A copy of patient.is_active, so the pages filter and count without joining the patients.
     patient_active = models.BooleanField(default=True)
+    # A copy of patient.clinic (care.services writes it, a transfer re-evaluates): the pages scope
+    # their counts by clinic without joining the patients.
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
     # A digest of the stored result and its alerts (care.services): an unchanged status is not rewritten.
     fingerprint = models.CharField(max_length=32, blank=True)
     profile = models.ForeignKey("protocols.ProtocolProfile", on_delete=models.PROTECT, related_name="+")
@@ -101,10 +104,11 @@ class CareStatus(models.Model):
             models.Index(fields=["verdict"], name="care_verdict"),
             models.Index(fields=["labs_due_on"], name="care_labs_due_on"),
             # The dashboard's and worklist's due-date counts of active patients, read from the index
-            # alone (an index-only scan, while the daily refresh leaves unchanged rows untouched).
+            # alone (an index-only scan, while the daily refresh leaves unchanged rows untouched): a
+            # status row is some 2 KB (the stored explanation), an index entry a few dozen bytes.
             models.Index(
-                fields=["next_injection_due", "next_recheck_due"],
-                include=["patient"],
+                fields=["clinic", "next_injection_due", "next_recheck_due"],
+                include=["patient", "labs_due_on"],
                 condition=Q(patient_active=True),
                 name="care_active_due_dates",
             ),
@@ -120,6 +124,8 @@ class CareAlert(models.Model):
     same transaction; a discharged patient has none."""
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="care_alerts")
+    # A copy of patient.clinic, as CareStatus.clinic: the dashboard counts a clinic's alerts alone.
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
     rule = models.CharField(max_length=40)
     severity = models.PositiveSmallIntegerField(choices=Severity.choices)
     since = models.DateField(help_text="The alert has been active without a break since this date.")
@@ -130,7 +136,11 @@ class CareAlert(models.Model):
         ordering = ["-severity", "since", "rule"]
         constraints = [models.UniqueConstraint(fields=["patient", "rule"], name="care_alert_one_per_rule")]
         # The dashboard's order: most severe first, then the longest-standing.
-        indexes = [models.Index(F("severity").desc(), F("since"), F("id"), name="care_alert_dashboard_order")]
+        indexes = [
+            models.Index(F("severity").desc(), F("since"), F("id"), name="care_alert_dashboard_order"),
+            # The counts by severity of a clinic's alerts, from the index alone.
+            models.Index(fields=["clinic", "severity"], name="care_alert_clinic_severity"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule} of patient {self.patient_id} since {self.since}"

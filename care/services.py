@@ -35,6 +35,7 @@ from protocols.selectors import profile_to_engine
 
 _STATUS_FIELDS = [
     "patient_active",
+    "clinic",
     "fingerprint",
     "profile",
     "profile_version",
@@ -79,7 +80,11 @@ class _Profiles:
 def _fingerprint(values: dict[str, object], alerts: list[dict[str, str]]) -> str:
     """A digest of everything a care status says, its alerts included, except when it was computed:
     equal digests, equal statuses, so the daily refresh rewrites only the rows that changed."""
-    said = {key: value for key, value in values.items() if key not in ("as_of", "evaluated_at", "fingerprint")}
+    said = {
+        key: value
+        for key, value in values.items()
+        if key not in ("as_of", "evaluated_at", "fingerprint", "clinic_id")  # the clinic: compared apart
+    }
     said["profile"] = values["profile"].pk  # type: ignore[attr-defined]
     said["alerts"] = alerts
     return hashlib.blake2b(json.dumps(said, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
@@ -217,11 +222,20 @@ class RefreshSummary:
 
 def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: datetime.datetime) -> int:
     """Evaluate these patients and upsert their care statuses and alerts; returns the number of alerts."""
-    fingerprints = dict(CareStatus.objects.filter(patient_id__in=ids).values_list("patient_id", "fingerprint"))
+    stored = {
+        pid: (fingerprint, clinic)
+        for pid, fingerprint, clinic in CareStatus.objects.filter(patient_id__in=ids).values_list(
+            "patient_id", "fingerprint", "clinic_id"
+        )
+    }
     since: dict[int, dict[str, datetime.date]] = defaultdict(dict)
     for pid, rule, day in CareAlert.objects.filter(patient_id__in=ids).values_list("patient_id", "rule", "since"):
         since[pid][rule] = day
-    inactive = set(Patient.objects.filter(pk__in=ids, is_active=False).values_list("pk", flat=True))
+    clinic_of, inactive = {}, set()
+    for pid, clinic, active in Patient.objects.filter(pk__in=ids).values_list("pk", "clinic_id", "is_active"):
+        clinic_of[pid] = clinic
+        if not active:
+            inactive.add(pid)
     last_drawn = _last_drawn(ids)
     rows: list[CareStatus] = []
     alert_rows: list[CareAlert] = []
@@ -231,18 +245,20 @@ def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: 
         evaluation = evaluate(facts, profile)
         values = _status_values(evaluation, profile_row, now)
         values["patient_active"] = pid not in inactive
+        values["clinic_id"] = clinic_of[pid]  # a transfer rewrites the status with the new clinic
         # A discharged patient is on no worklist.
         values.update(_labs_due(facts, evaluation, profile, last_drawn[pid]) if pid not in inactive else _NO_LABS_DUE)
         # A discharged patient has no alert rows.
         active_alerts = _alerts(evaluation, since[pid]) if pid not in inactive else []
         values["fingerprint"] = _fingerprint(values, active_alerts)
         alerts += len(active_alerts)
-        if fingerprints.get(pid) == values["fingerprint"]:
+        if stored.get(pid) == (values["fingerprint"], values["clinic_id"]):
             continue
         rows.append(CareStatus(patient_id=pid, **values))
         alert_rows += [
             CareAlert(
                 patient_id=pid,
+                clinic_id=values["clinic_id"],
                 rule=alert["rule"],
                 severity=Severity.of(alert["severity"]),
                 since=datetime.date.fromisoformat(alert["since"]),
