@@ -29,14 +29,24 @@ DASHBOARD_RECHECK_DAYS = 14
 # An injection more than this many days overdue: lost to follow-up.
 LOST_TO_FOLLOW_UP_DAYS = 60
 # Rows shown per dashboard list unless all are asked for (the counts are always complete).
-LIST_LIMIT = 25
+LIST_LIMIT = 10
 
 ALERT_RULES: tuple[str, ...] = tuple(ALERT_SEVERITY)
 DASHBOARD_SEVERITIES = ("high", "medium")
 
 
-# CareStatus columns no dashboard or worklist row shows: left in the database.
-_NOT_LISTED = ("because", "rules", "verdict_rules", "verdict_unmet")
+# The columns a worklist or dashboard row shows, or its CSV export writes (exchange.exports): only
+# these are loaded, so each of the pages' rows builds two small model instances, not two wide ones.
+_LISTED_PATIENT = ("patient__mrn", "patient__given_name", "patient__family_name", "patient__birth_date")
+_WORKLIST_ROW = (
+    *("patient_id", "phase", "next_injection_due", "next_recheck_due", "labs_due_on", "labs_to_draw"),
+    *_LISTED_PATIENT,
+)
+_DASHBOARD_ROW = (
+    *("patient_id", "verdict", "verdict_rules", "next_injection_due", "next_recheck_due", "recheck_labs"),
+    *("latest_b12", *_LISTED_PATIENT),
+)
+_ALERT_ROW = ("patient_id", "rule", "severity", "since", "message", *_LISTED_PATIENT)
 
 
 def _active_statuses(clinics: Clinics) -> QuerySet[CareStatus]:
@@ -153,11 +163,11 @@ def worklist(*, today: datetime.date, clinics: Clinics, limit: int | None = WORK
         recheck_until=today + datetime.timedelta(days=WORKLIST_RECHECK_DAYS),
         injections=[
             InjectionDue(status, (today - status.next_injection_due).days)
-            for status in injections.defer(*_NOT_LISTED).order_by(*by_due)[:limit]
+            for status in injections.only(*_WORKLIST_ROW).order_by(*by_due)[:limit]
         ],
         rechecks=[
             RecheckDue(status, (status.labs_due_on - today).days)
-            for status in rechecks.defer(*_NOT_LISTED).order_by(*by_labs)[:limit]
+            for status in rechecks.only(*_WORKLIST_ROW).order_by(*by_labs)[:limit]
         ],
         injections_total=totals["injections"],
         rechecks_total=totals["rechecks"],
@@ -366,7 +376,7 @@ def dashboard(
     """The physician's panel: counts and lists. Ten queries whatever the number of patients."""
     filters = filters or DashboardFilters()
     queries = _dashboard_queries(today, filters, clinics)
-    base = queries.statuses.defer(*_NOT_LISTED)
+    base = queries.statuses.only(*_DASHBOARD_ROW)
     by_due = ("next_injection_due", "patient__family_name", "patient__given_name")
     by_recheck = ("next_recheck_due", "patient__family_name", "patient__given_name")
     board = Dashboard(
@@ -398,7 +408,9 @@ def dashboard(
     )
     board.alerts = [
         AlertRow(a)
-        for a in queries.unacknowledged.select_related("patient").order_by("-severity", "since", "pk")[:limit]
+        for a in queries.unacknowledged.select_related("patient")
+        .only(*_ALERT_ROW)
+        .order_by("-severity", "since", "pk")[:limit]
     ]
     return board
 
