@@ -180,9 +180,11 @@ DASHBOARD_SQL = [
 ]
 
 
-def sql() -> dict[str, object]:
-    """The hand-written SQL's time for the dashboard's lists, best of 20 (fetching every row)."""
+def sql(requests: str = "200") -> dict[str, object]:
+    """The hand-written SQL's time for the dashboard's counts and lists (fetching every row), measured
+    the way the page is: as many runs as the page has requests, the median (and the best)."""
     import datetime
+    import statistics
 
     from django.db import connection
 
@@ -190,13 +192,17 @@ def sql() -> dict[str, object]:
     params = {"today": today, "lost": today - datetime.timedelta(days=60), "soon": today + datetime.timedelta(days=14)}
     timings = []
     with connection.cursor() as cursor:
-        for _ in range(20):
+        for _ in range(5 + int(requests)):  # 5 warm-up runs, as the page has 5 warm-up requests
             started = time.perf_counter()
             for statement in DASHBOARD_SQL:
                 cursor.execute(statement, params)
                 cursor.fetchall()
             timings.append(time.perf_counter() - started)
-    return {"dashboard_sql_ms": round(min(timings) * 1000, 2)}
+    timings = timings[5:]
+    return {
+        "dashboard_sql_ms": round(statistics.median(timings) * 1000, 2),
+        "dashboard_sql_best_ms": round(min(timings) * 1000, 2),
+    }
 
 
 def _send_all_day() -> None:
