@@ -390,3 +390,18 @@ def test_a_refresh_that_stops_halfway_marks_no_day(make_patient, clock, monkeypa
     assert care_status_refresh_stale().patients == 1
     assert PopulationEvaluation.objects.get().as_of == datetime.date(2026, 3, 2)
     assert {evaluated_for(patient) for patient in patients} == {datetime.date(2026, 3, 2)}
+
+
+def test_the_chart_says_the_day_an_unchanged_status_holds_for(
+    patient: Patient, nurse, physician, clock, client
+) -> None:
+    from django.urls import reverse
+
+    give(patient, nurse, at("2026-03-01", 9))
+    for day in ("2026-03-02", "2026-03-03"):
+        clock.move_to(at(day, 1))
+        refresh_stale_care_statuses()
+    assert status(patient).as_of == datetime.date(2026, 3, 1)  # not rewritten since the injection
+    client.force_login(physician)
+    chart = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert "Evaluated for 3 Mar 2026" in chart
