@@ -170,7 +170,7 @@ def queries(patient_id: str) -> dict[str, object]:
 
 
 DASHBOARD_SQL = [
-    # The dashboard's counts and lists (25 rows each), written by hand against the same tables and
+    # The dashboard's counts and lists (10 rows each, as care.selectors.LIST_LIMIT), written by hand against the same tables and
     # indexes: the floor that the ORM, the Python and the template stand on.
     """SELECT count(*) FILTER (WHERE next_injection_due < %(today)s AND next_injection_due >= %(lost)s),
               count(*) FILTER (WHERE next_injection_due < %(lost)s),
@@ -180,28 +180,33 @@ DASHBOARD_SQL = [
     """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_injection_due, c.verdict
          FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
         WHERE c.patient_active AND c.next_injection_due < %(today)s AND c.next_injection_due >= %(lost)s
-        ORDER BY c.next_injection_due, p.family_name, p.given_name, c.id LIMIT 25""",
+        ORDER BY c.next_injection_due, p.family_name, p.given_name, c.id LIMIT 10""",
     """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_injection_due, c.verdict
          FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
         WHERE c.patient_active AND c.next_injection_due < %(lost)s
-        ORDER BY c.next_injection_due, p.family_name, p.given_name, c.id LIMIT 25""",
+        ORDER BY c.next_injection_due, p.family_name, p.given_name, c.id LIMIT 10""",
     """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_recheck_due, c.recheck_labs
          FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
         WHERE c.patient_active AND c.next_recheck_due BETWEEN %(today)s AND %(soon)s
-        ORDER BY c.next_recheck_due, p.family_name, p.given_name, c.id LIMIT 25""",
+        ORDER BY c.next_recheck_due, p.family_name, p.given_name, c.id LIMIT 10""",
     """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_recheck_due, c.recheck_labs
          FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
         WHERE c.patient_active AND c.next_recheck_due < %(today)s
-        ORDER BY c.next_recheck_due, p.family_name, p.given_name, c.id LIMIT 25""",
+        ORDER BY c.next_recheck_due, p.family_name, p.given_name, c.id LIMIT 10""",
     """SELECT count(*) FROM protocols_carestatus c JOIN patients_regimen r ON r.patient_id = c.patient_id
         WHERE c.patient_active AND c.verdict = 'oral_switch_candidate' AND r.oral_since IS NULL""",
     """SELECT p.id, p.given_name, p.family_name, p.mrn, c.latest_b12
          FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
          JOIN patients_regimen r ON r.patient_id = p.id
         WHERE c.patient_active AND c.verdict = 'oral_switch_candidate' AND r.oral_since IS NULL
-        ORDER BY p.family_name, p.given_name LIMIT 25""",
+        ORDER BY p.family_name, p.given_name LIMIT 10""",
+    # The unacknowledged alerts by severity: every alert, less the acknowledged ones found from the
+    # acknowledgements' side (as care.selectors counts them; the anti-join took about 4 times as long).
+    """SELECT a.severity, count(*) FROM protocols_carealert a WHERE a.severity >= 2 GROUP BY a.severity""",
     """SELECT a.severity, count(*) FROM protocols_carealert a
-        WHERE a.severity >= 2 AND NOT EXISTS (
+        WHERE a.severity >= 2
+          AND a.patient_id IN (SELECT patient_id FROM clinic_decision WHERE kind = 'alert_acknowledged')
+          AND EXISTS (
               SELECT 1 FROM clinic_decision d WHERE d.patient_id = a.patient_id AND d.kind = 'alert_acknowledged'
                  AND d.alert_rule = a.rule AND d.alert_since >= a.since)
         GROUP BY a.severity""",
@@ -210,13 +215,15 @@ DASHBOARD_SQL = [
         WHERE a.severity >= 2 AND NOT EXISTS (
               SELECT 1 FROM clinic_decision d WHERE d.patient_id = a.patient_id AND d.kind = 'alert_acknowledged'
                  AND d.alert_rule = a.rule AND d.alert_since >= a.since)
-        ORDER BY a.severity DESC, a.since, a.id LIMIT 25""",
+        ORDER BY a.severity DESC, a.since, a.id LIMIT 10""",
 ]
 
 
-def sql() -> dict[str, object]:
-    """The hand-written SQL's time for the dashboard's lists, best of 20 (fetching every row)."""
+def sql(requests: str = "200") -> dict[str, object]:
+    """The hand-written SQL's time for the dashboard's counts and lists (fetching every row), measured
+    the way the page is: as many runs as the page has requests, the median (and the best)."""
     import datetime
+    import statistics
 
     from django.db import connection
 
@@ -224,13 +231,17 @@ def sql() -> dict[str, object]:
     params = {"today": today, "lost": today - datetime.timedelta(days=60), "soon": today + datetime.timedelta(days=14)}
     timings = []
     with connection.cursor() as cursor:
-        for _ in range(20):
+        for _ in range(5 + int(requests)):  # 5 warm-up runs, as the page has 5 warm-up requests
             started = time.perf_counter()
             for statement in DASHBOARD_SQL:
                 cursor.execute(statement, params)
                 cursor.fetchall()
             timings.append(time.perf_counter() - started)
-    return {"dashboard_sql_ms": round(min(timings) * 1000, 2)}
+    timings = timings[5:]
+    return {
+        "dashboard_sql_ms": round(statistics.median(timings) * 1000, 2),
+        "dashboard_sql_best_ms": round(min(timings) * 1000, 2),
+    }
 
 
 def _send_all_day() -> None:

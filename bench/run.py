@@ -28,13 +28,13 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
-GOALS = [  # (figure, comparison, goal) at 20,000 patients on the 2-core machine (issue 6)
+GOALS = [  # (figure, comparison, goal) at 20,000 patients on the 2-core machine (issue 6; the pages: issue 16)
     ("engine_patients_per_s", ">=", 20000),
     ("refresh_all_s", "<", 20),
-    ("dashboard_p95_ms", "<", 100),
-    ("worklist_p95_ms", "<", 100),
-    ("chart_p95_ms", "<", 150),
-    ("dashboard_vs_sql", "<", 3),
+    ("dashboard_p95_ms", "<", 60),
+    ("worklist_p95_ms", "<", 60),
+    ("chart_p95_ms", "<", 100),
+    ("dashboard_vs_sql", "<=", 2),
     ("scan_s", "<", 5),
     ("emails_per_s", ">=", 500),  # issue 16
     ("import_rows_per_s", ">=", 5000),  # issue 13: 600,000 rows in under two minutes
@@ -68,6 +68,16 @@ def recreate_database(url: str) -> None:
     with psycopg.connect(maintenance, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def vacuum(url: str) -> None:
+    """VACUUM (ANALYZE) the whole database: what autovacuum (off on this machine's server) would have
+    done to a freshly loaded database before the next nightly refresh. It sets the visibility map that
+    index-only scans need; the refresh then leaves the statuses it does not change untouched."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE)")
 
 
 class Bench:
@@ -200,7 +210,7 @@ def verdicts(results: dict[str, object]) -> list[str]:
         if not isinstance(value, int | float):
             lines.append(f"  {name:<24} {'n/a':>10}   goal {op} {goal}   -")
             continue
-        met = value >= goal if op == ">=" else value < goal
+        met = {">=": value >= goal, "<=": value <= goal, "<": value < goal}[op]
         lines.append(f"  {name:<24} {value:>10}   goal {op} {goal}   {'met' if met else 'MISSED'}")
     return lines
 
@@ -263,6 +273,10 @@ def main() -> int:
         print(bench.manage("generate_clinic", "--patients", str(args.patients)).strip())
         bench.results["generate_s"] = round(time.perf_counter() - t, 1)
     bench.manage("collectstatic", "--noinput", "-v", "0")
+    bench.step("VACUUM (ANALYZE), as autovacuum would")
+    t = time.perf_counter()
+    vacuum(args.database)
+    bench.results["vacuum_s"] = round(time.perf_counter() - t, 1)
 
     if args.only == "emails":
         bench.step("reminder scan and sending")
@@ -280,12 +294,15 @@ def main() -> int:
     login = bench.measure("session")
     chart_patients = list(login["chart_patients"])  # type: ignore[arg-type]
     bench.measure("queries", str(chart_patients[0]))
-    bench.measure("sql")
+    bench.measure("sql", str(args.requests))
     serve_and_time(bench, str(login["cookie"]), chart_patients, args.requests)
-    bench.results["dashboard_vs_sql"] = round(
-        float(bench.results["dashboard_p50_ms"]) / float(bench.results["dashboard_sql_ms"]),
-        2,  # type: ignore[arg-type]
-    )
+    # The page's median over the SQL's median, both measured over the same number of runs; and
+    # over the SQL's best run (how the figure was computed before issue 16).
+    for name, sql_figure in (
+        ("dashboard_vs_sql", "dashboard_sql_ms"),
+        ("dashboard_vs_sql_best", "dashboard_sql_best_ms"),
+    ):
+        bench.results[name] = round(float(bench.results["dashboard_p50_ms"]) / float(bench.results[sql_figure]), 2)  # type: ignore[arg-type]
     importing = args.import_patients or args.patients
     bench.step(f"register import ({importing} patients' files, every row checked, written through the actions)")
     bench.measure("import_rows", str(importing))

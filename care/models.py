@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings as settings_module
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from protocols.engine import evaluate as engine
@@ -56,11 +56,18 @@ class CareStatus(models.Model):
     patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="care_status")
     # A copy of patient.is_active, so the pages filter and count without joining the patients.
     patient_active = models.BooleanField(default=True)
+    # A copy of patient.clinic (care.services writes it, a transfer re-evaluates): the pages scope
+    # their counts by clinic without joining the patients.
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
     # A digest of the stored result and its alerts (care.services): an unchanged status is not rewritten.
     fingerprint = models.CharField(max_length=32, blank=True)
     profile = models.ForeignKey("protocols.ProtocolProfile", on_delete=models.PROTECT, related_name="+")
     profile_version = models.PositiveIntegerField()
-    as_of = models.DateField(help_text="The date the engine evaluated the patient for.")
+    # When this status was last written, and for which day. The daily refresh does not rewrite an
+    # unchanged status (nor stamp it: that would dirty every row each day, and the pages' partial index
+    # would no longer be read alone); it records a PopulationEvaluation instead. The date a status holds
+    # for is care.selectors.care_status_evaluated_for().
+    as_of = models.DateField(help_text="The date the engine last rewrote this status for.")
     evaluated_at = models.DateTimeField()
 
     phase = models.CharField(max_length=20, choices=Phase.choices)
@@ -98,6 +105,15 @@ class CareStatus(models.Model):
             models.Index(fields=["next_recheck_due"], name="care_next_recheck_due"),
             models.Index(fields=["verdict"], name="care_verdict"),
             models.Index(fields=["labs_due_on"], name="care_labs_due_on"),
+            # The dashboard's and worklist's due-date counts of active patients, read from the index
+            # alone (an index-only scan, while the daily refresh leaves unchanged rows untouched): a
+            # status row is some 2 KB (the stored explanation), an index entry a few dozen bytes.
+            models.Index(
+                fields=["clinic", "next_injection_due", "next_recheck_due"],
+                include=["patient", "labs_due_on"],
+                condition=Q(patient_active=True),
+                name="care_active_due_dates",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -110,6 +126,8 @@ class CareAlert(models.Model):
     same transaction; a discharged patient has none."""
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="care_alerts")
+    # A copy of patient.clinic, as CareStatus.clinic: the dashboard counts a clinic's alerts alone.
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
     rule = models.CharField(max_length=40)
     severity = models.PositiveSmallIntegerField(choices=Severity.choices)
     since = models.DateField(help_text="The alert has been active without a break since this date.")
@@ -120,7 +138,11 @@ class CareAlert(models.Model):
         ordering = ["-severity", "since", "rule"]
         constraints = [models.UniqueConstraint(fields=["patient", "rule"], name="care_alert_one_per_rule")]
         # The dashboard's order: most severe first, then the longest-standing.
-        indexes = [models.Index(F("severity").desc(), F("since"), F("id"), name="care_alert_dashboard_order")]
+        indexes = [
+            models.Index(F("severity").desc(), F("since"), F("id"), name="care_alert_dashboard_order"),
+            # The counts by severity of a clinic's alerts, from the index alone.
+            models.Index(fields=["clinic", "severity"], name="care_alert_clinic_severity"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule} of patient {self.patient_id} since {self.since}"
@@ -178,3 +200,21 @@ class ProfileRun(models.Model):
         if self.status == self.Status.DONE:
             return 100
         return int(100 * self.done / self.total) if self.total else 0
+
+
+class PopulationEvaluation(models.Model):
+    """One daily refresh that evaluated every active patient for `as_of` (care.services).
+
+    The marker that replaces stamping each unchanged status: an active patient's status holds for
+    the later of its own `as_of` (the day it was last rewritten) and the latest marker's. Written only
+    once every chunk of the run has committed, so a run that stopped halfway marks nothing."""
+
+    as_of = models.DateField()
+    evaluated_at = models.DateTimeField()
+    patients = models.PositiveIntegerField(help_text="Active patients evaluated by this run.")
+
+    class Meta:
+        get_latest_by = "pk"  # the run that finished last (care.selectors.population_evaluated_for)
+
+    def __str__(self) -> str:
+        return f"Every active patient evaluated for {self.as_of}"

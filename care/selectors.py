@@ -17,7 +17,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Clinic
-from care.models import CareAlert, CareStatus, Phase, Severity, Verdict
+from care.models import CareAlert, CareStatus, Phase, PopulationEvaluation, Severity, Verdict
 from patients.models import Cause, CauseKind, Decision, LabResult, Patient
 from patients.selectors import Clinics
 from protocols.engine.rules import ALERT_SEVERITY
@@ -29,18 +29,54 @@ DASHBOARD_RECHECK_DAYS = 14
 # An injection more than this many days overdue: lost to follow-up.
 LOST_TO_FOLLOW_UP_DAYS = 60
 # Rows shown per dashboard list unless all are asked for (the counts are always complete).
-LIST_LIMIT = 25
+LIST_LIMIT = 10
 
 ALERT_RULES: tuple[str, ...] = tuple(ALERT_SEVERITY)
 DASHBOARD_SEVERITIES = ("high", "medium")
 
 
-# CareStatus columns no dashboard or worklist row shows: left in the database.
-_NOT_LISTED = ("because", "rules", "verdict_rules", "verdict_unmet")
+# The columns a worklist or dashboard row shows, or its CSV export writes (exchange.exports): only
+# these are loaded, so each of the pages' rows builds two small model instances, not two wide ones.
+_LISTED_PATIENT = ("patient__mrn", "patient__given_name", "patient__family_name", "patient__birth_date")
+_WORKLIST_ROW = (
+    *("patient_id", "phase", "next_injection_due", "next_recheck_due", "labs_due_on", "labs_to_draw"),
+    *_LISTED_PATIENT,
+)
+_DASHBOARD_ROW = (
+    *("patient_id", "verdict", "verdict_rules", "next_injection_due", "next_recheck_due", "recheck_labs"),
+    *("latest_b12", *_LISTED_PATIENT),
+)
+_ALERT_ROW = ("patient_id", "rule", "severity", "since", "message", *_LISTED_PATIENT)
 
 
 def _active_statuses(clinics: Clinics) -> QuerySet[CareStatus]:
-    return CareStatus.objects.filter(patient_active=True, patient__clinic__in=clinics).select_related("patient")
+    # The status's own copy of the clinic: counted without joining the patients.
+    return CareStatus.objects.filter(patient_active=True, clinic__in=clinics).select_related("patient")
+
+
+# The day a status holds for --------------------------------------------------------------------------
+
+
+def population_evaluated_for() -> datetime.date | None:
+    """The day the latest daily refresh of every active patient evaluated them for (one query), or
+    None before the first."""
+    return PopulationEvaluation.objects.order_by("-pk").values_list("as_of", flat=True).first()
+
+
+def evaluated_for(*, as_of: datetime.date, patient_active: bool, population: datetime.date | None) -> datetime.date:
+    """The day a stored status holds for: the day it was last rewritten, or the day of the latest
+    daily refresh of every active patient, which re-evaluated it without rewriting it when nothing
+    changed. A discharged patient's status is not re-evaluated daily: its own day."""
+    if patient_active and population is not None and population > as_of:
+        return population
+    return as_of
+
+
+def care_status_evaluated_for(status: CareStatus) -> datetime.date:
+    """`evaluated_for` of one stored status (one query), e.g. "Evaluated for ..." on the chart."""
+    return evaluated_for(
+        as_of=status.as_of, patient_active=status.patient_active, population=population_evaluated_for()
+    )
 
 
 # Worklist ------------------------------------------------------------------------------------------
@@ -86,26 +122,28 @@ class Worklist:
 WORKLIST_LIMIT = 50
 
 
-def _worklist_queries(
-    today: datetime.date, clinics: Clinics
-) -> tuple[QuerySet[CareStatus], QuerySet[CareStatus], QuerySet[CareStatus]]:
+def _worklist_filters(today: datetime.date) -> tuple[Q, Q, Q]:
     """(injections due, rechecks due, lost to follow-up): the worklist's three sets of active patients."""
     recheck_until = today + datetime.timedelta(days=WORKLIST_RECHECK_DAYS)
     lost_before = today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
-    active = _active_statuses(clinics)
     return (
-        active.filter(next_injection_due__lte=today, next_injection_due__gte=lost_before),
+        Q(next_injection_due__lte=today, next_injection_due__gte=lost_before),
         # Until every lab of the recheck is in or recorded as not drawn (care.services `labs_due_on`).
-        active.filter(labs_due_on__lte=recheck_until),
-        active.filter(next_injection_due__lt=lost_before),
+        Q(labs_due_on__lte=recheck_until),
+        Q(next_injection_due__lt=lost_before),
     )
 
 
 def worklist_counts(*, today: datetime.date, clinics: Clinics) -> dict[str, int]:
     """The worklist's totals: injections due, rechecks due, patients lost to follow-up (on the
-    dashboard). The worklist page and the nurses' digest both show these. Three queries."""
-    injections, rechecks, lost = _worklist_queries(today, clinics)
-    return {"injections": injections.count(), "rechecks": rechecks.count(), "lost": lost.count()}
+    dashboard). The worklist page and the nurses' digest both show these. One query, one pass over
+    the due-date index (counting patient_id, which it includes, not the status id)."""
+    injections, rechecks, lost = _worklist_filters(today)
+    return _active_statuses(clinics).aggregate(
+        injections=Count("patient", filter=injections),
+        rechecks=Count("patient", filter=rechecks),
+        lost=Count("patient", filter=lost),
+    )
 
 
 def worklist(*, today: datetime.date, clinics: Clinics, limit: int | None = WORKLIST_LIMIT) -> Worklist:
@@ -113,8 +151,10 @@ def worklist(*, today: datetime.date, clinics: Clinics, limit: int | None = WORK
     LOST_TO_FOLLOW_UP_DAYS; those lost to follow-up are counted, and listed on the dashboard), and
     those whose lab recheck is due within WORKLIST_RECHECK_DAYS or overdue, with the labs still to draw
     (a patient stays until every lab of the recheck is in or recorded as not drawn).
-    At most `limit` rows a list. Five queries."""
-    injections, rechecks, _ = _worklist_queries(today, clinics)
+    At most `limit` rows a list. Three queries."""
+    injections_due, rechecks_due, _ = _worklist_filters(today)
+    active = _active_statuses(clinics)
+    injections, rechecks = active.filter(injections_due), active.filter(rechecks_due)
     totals = worklist_counts(today=today, clinics=clinics)
     by_due = ("next_injection_due", "patient__family_name", "patient__given_name", "pk")
     by_labs = ("labs_due_on", "patient__family_name", "patient__given_name", "pk")
@@ -123,11 +163,11 @@ def worklist(*, today: datetime.date, clinics: Clinics, limit: int | None = WORK
         recheck_until=today + datetime.timedelta(days=WORKLIST_RECHECK_DAYS),
         injections=[
             InjectionDue(status, (today - status.next_injection_due).days)
-            for status in injections.defer(*_NOT_LISTED).order_by(*by_due)[:limit]
+            for status in injections.only(*_WORKLIST_ROW).order_by(*by_due)[:limit]
         ],
         rechecks=[
             RecheckDue(status, (status.labs_due_on - today).days)
-            for status in rechecks.defer(*_NOT_LISTED).order_by(*by_labs)[:limit]
+            for status in rechecks.only(*_WORKLIST_ROW).order_by(*by_labs)[:limit]
         ],
         injections_total=totals["injections"],
         rechecks_total=totals["rechecks"],
@@ -199,19 +239,45 @@ class Dashboard:
         )
 
 
-def unacknowledged_alerts(clinics: Clinics) -> QuerySet[CareAlert]:
-    """Active patients' alerts that no acknowledgement covers. An acknowledgement covers one
-    occurrence: same patient and rule, recorded while the alert was active since the same date. An
-    alert that cleared and fired again has a later `since`, so the old acknowledgement no longer
-    covers it."""
-    covering = Decision.objects.filter(
+def _covering_acknowledgement() -> QuerySet[Decision]:
+    """An acknowledgement covers one occurrence of an alert: same patient and rule, recorded while
+    the alert was active since the same date. An alert that cleared and fired again has a later
+    `since`, so the old acknowledgement no longer covers it."""
+    return Decision.objects.filter(
         patient=OuterRef("patient"),
         kind=Decision.Kind.ALERT_ACKNOWLEDGED,
         alert_rule=OuterRef("rule"),
         alert_since__gte=OuterRef("since"),
     )
-    # Only active patients have alert rows.
-    return CareAlert.objects.filter(patient__clinic__in=clinics).exclude(Exists(covering))
+
+
+def _alerts_of(clinics: Clinics) -> QuerySet[CareAlert]:
+    return CareAlert.objects.filter(clinic__in=clinics)  # only active patients have alert rows
+
+
+def unacknowledged_alerts(clinics: Clinics) -> QuerySet[CareAlert]:
+    """Active patients' alerts that no acknowledgement covers (`_covering_acknowledgement`)."""
+    return _alerts_of(clinics).exclude(Exists(_covering_acknowledgement()))
+
+
+def _acknowledged(alerts: QuerySet[CareAlert]) -> QuerySet[CareAlert]:
+    """Those of `alerts` an acknowledgement covers, found from the acknowledgements' side: only the
+    few patients with one are looked at, by the (patient, rule) index."""
+    acknowledged_patients = Decision.objects.filter(kind=Decision.Kind.ALERT_ACKNOWLEDGED).values("patient_id")
+    return alerts.filter(patient_id__in=acknowledged_patients).filter(Exists(_covering_acknowledgement()))
+
+
+def _by_severity(alerts: QuerySet[CareAlert]) -> dict[int, int]:
+    # count(severity), not count(id): the (clinic, severity) index answers alone.
+    return dict(alerts.order_by().values_list("severity").annotate(n=Count("severity")).values_list("severity", "n"))
+
+
+def unacknowledged_alert_counts(alerts: QuerySet[CareAlert]) -> dict[int, int]:
+    """The unacknowledged ones of `alerts` (none excluded yet) by severity, as every alert less the
+    acknowledged ones: two queries that read no acknowledgement per alert. The anti-join
+    (`unacknowledged_alerts`) looks one up for each of the tens of thousands of alerts."""
+    every, acknowledged = _by_severity(alerts), _by_severity(_acknowledged(alerts))
+    return {severity: n - acknowledged.get(severity, 0) for severity, n in every.items()}
 
 
 def _filtered(queryset: QuerySet[CareStatus], filters: DashboardFilters) -> QuerySet[CareStatus]:
@@ -240,11 +306,15 @@ def _awaiting_oral_decision() -> Q:
 class _DashboardQueries:
     today: datetime.date
     statuses: QuerySet[CareStatus]
-    alerts: QuerySet[CareAlert]
+    alerts: QuerySet[CareAlert]  # acknowledged or not (unacknowledged: `unacknowledged`)
     overdue: Q
     lost: Q
     rechecks_soon: Q
     rechecks_overdue: Q
+
+    @property
+    def unacknowledged(self) -> QuerySet[CareAlert]:
+        return self.alerts.exclude(Exists(_covering_acknowledgement()))
 
     @property
     def recheck_until(self) -> datetime.date:
@@ -257,7 +327,7 @@ class _DashboardQueries:
 
 def _dashboard_queries(today: datetime.date, filters: DashboardFilters, clinics: Clinics) -> _DashboardQueries:
     lost_before = today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
-    alerts = unacknowledged_alerts(clinics).filter(severity__gte=Severity.MEDIUM)
+    alerts = _alerts_of(clinics).filter(severity__gte=Severity.MEDIUM)
     if filters.alert_rule:
         alerts = alerts.filter(rule=filters.alert_rule)
     if filters.cause:
@@ -280,16 +350,17 @@ def dashboard_counts(
 ) -> dict[str, int]:
     """The dashboard's counts: overdue injections, lost to follow-up, rechecks soon and overdue,
     oral-switch candidates awaiting a decision, unacknowledged high and medium alerts. The dashboard
-    and the physicians' digest both show these. Three queries."""
+    and the physicians' digest both show these. Four queries."""
     queries = _dashboard_queries(today, filters or DashboardFilters(), clinics)
     counts: dict[str, int] = queries.statuses.aggregate(
-        overdue=Count("pk", filter=queries.overdue),
-        lost=Count("pk", filter=queries.lost),
-        rechecks_soon=Count("pk", filter=queries.rechecks_soon),
-        rechecks_overdue=Count("pk", filter=queries.rechecks_overdue),
+        # patient_id, not the status id: the due-date index includes it and answers alone.
+        overdue=Count("patient", filter=queries.overdue),
+        lost=Count("patient", filter=queries.lost),
+        rechecks_soon=Count("patient", filter=queries.rechecks_soon),
+        rechecks_overdue=Count("patient", filter=queries.rechecks_overdue),
     )
     counts["oral_candidates"] = queries.statuses.filter(_awaiting_oral_decision()).count()
-    by_severity = dict(queries.alerts.values_list("severity").annotate(n=Count("pk")).values_list("severity", "n"))
+    by_severity = unacknowledged_alert_counts(queries.alerts)
     counts["alerts_high"] = by_severity.get(Severity.HIGH, 0)
     counts["alerts_medium"] = by_severity.get(Severity.MEDIUM, 0)
     return counts
@@ -305,7 +376,7 @@ def dashboard(
     """The physician's panel: counts and lists. Ten queries whatever the number of patients."""
     filters = filters or DashboardFilters()
     queries = _dashboard_queries(today, filters, clinics)
-    base = queries.statuses.defer(*_NOT_LISTED)
+    base = queries.statuses.only(*_DASHBOARD_ROW)
     by_due = ("next_injection_due", "patient__family_name", "patient__given_name")
     by_recheck = ("next_recheck_due", "patient__family_name", "patient__given_name")
     board = Dashboard(
@@ -336,7 +407,10 @@ def dashboard(
         base.filter(_awaiting_oral_decision()).order_by("patient__family_name", "patient__given_name")[:limit]
     )
     board.alerts = [
-        AlertRow(a) for a in queries.alerts.select_related("patient").order_by("-severity", "since", "pk")[:limit]
+        AlertRow(a)
+        for a in queries.unacknowledged.select_related("patient")
+        .only(*_ALERT_ROW)
+        .order_by("-severity", "since", "pk")[:limit]
     ]
     return board
 
@@ -346,7 +420,7 @@ def dashboard(
 
 def programme_clinics(clinics: QuerySet[Clinic]) -> list[Clinic]:
     """`clinics` by name, each with `active_patients` (patients in care). One query; the programme
-    page then asks worklist_counts and dashboard_counts of each clinic (six queries a clinic)."""
+    page then asks worklist_counts and dashboard_counts of each clinic (five queries a clinic)."""
     return list(
         clinics.annotate(active_patients=Count("patients", filter=Q(patients__is_active=True))).order_by("name")
     )

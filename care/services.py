@@ -22,7 +22,8 @@ from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from care.facts import facts_by_patient
-from care.models import CareAlert, CareStatus, Severity
+from care.models import CareAlert, CareStatus, PopulationEvaluation, Severity
+from care.selectors import population_evaluated_for
 from patients.models import LabNotDrawn, LabResult, Patient
 from protocols.engine import units
 from protocols.engine.evaluate import Evaluation, evaluate
@@ -34,6 +35,7 @@ from protocols.selectors import profile_to_engine
 
 _STATUS_FIELDS = [
     "patient_active",
+    "clinic",
     "fingerprint",
     "profile",
     "profile_version",
@@ -78,7 +80,11 @@ class _Profiles:
 def _fingerprint(values: dict[str, object], alerts: list[dict[str, str]]) -> str:
     """A digest of everything a care status says, its alerts included, except when it was computed:
     equal digests, equal statuses, so the daily refresh rewrites only the rows that changed."""
-    said = {key: value for key, value in values.items() if key not in ("as_of", "evaluated_at", "fingerprint")}
+    said = {
+        key: value
+        for key, value in values.items()
+        if key not in ("as_of", "evaluated_at", "fingerprint", "clinic_id")  # the clinic: compared apart
+    }
     said["profile"] = values["profile"].pk  # type: ignore[attr-defined]
     said["alerts"] = alerts
     return hashlib.blake2b(json.dumps(said, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
@@ -216,34 +222,43 @@ class RefreshSummary:
 
 def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: datetime.datetime) -> int:
     """Evaluate these patients and upsert their care statuses and alerts; returns the number of alerts."""
-    fingerprints = dict(CareStatus.objects.filter(patient_id__in=ids).values_list("patient_id", "fingerprint"))
+    stored = {
+        pid: (fingerprint, clinic)
+        for pid, fingerprint, clinic in CareStatus.objects.filter(patient_id__in=ids).values_list(
+            "patient_id", "fingerprint", "clinic_id"
+        )
+    }
     since: dict[int, dict[str, datetime.date]] = defaultdict(dict)
     for pid, rule, day in CareAlert.objects.filter(patient_id__in=ids).values_list("patient_id", "rule", "since"):
         since[pid][rule] = day
-    inactive = set(Patient.objects.filter(pk__in=ids, is_active=False).values_list("pk", flat=True))
+    clinic_of, inactive = {}, set()
+    for pid, clinic, active in Patient.objects.filter(pk__in=ids).values_list("pk", "clinic_id", "is_active"):
+        clinic_of[pid] = clinic
+        if not active:
+            inactive.add(pid)
     last_drawn = _last_drawn(ids)
     rows: list[CareStatus] = []
     alert_rows: list[CareAlert] = []
-    unchanged: list[int] = []
     alerts = 0
     for pid, facts in facts_by_patient(ids, as_of=as_of).items():
         profile_row, profile = profiles.for_facts(facts)
         evaluation = evaluate(facts, profile)
         values = _status_values(evaluation, profile_row, now)
         values["patient_active"] = pid not in inactive
+        values["clinic_id"] = clinic_of[pid]  # a transfer rewrites the status with the new clinic
         # A discharged patient is on no worklist.
         values.update(_labs_due(facts, evaluation, profile, last_drawn[pid]) if pid not in inactive else _NO_LABS_DUE)
         # A discharged patient has no alert rows.
         active_alerts = _alerts(evaluation, since[pid]) if pid not in inactive else []
         values["fingerprint"] = _fingerprint(values, active_alerts)
         alerts += len(active_alerts)
-        if fingerprints.get(pid) == values["fingerprint"]:
-            unchanged.append(pid)  # most statuses on most days: only the evaluation date moves
+        if stored.get(pid) == (values["fingerprint"], values["clinic_id"]):
             continue
         rows.append(CareStatus(patient_id=pid, **values))
         alert_rows += [
             CareAlert(
                 patient_id=pid,
+                clinic_id=values["clinic_id"],
                 rule=alert["rule"],
                 severity=Severity.of(alert["severity"]),
                 since=datetime.date.fromisoformat(alert["since"]),
@@ -251,8 +266,9 @@ def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: 
             )
             for alert in active_alerts
         ]
-    if unchanged:
-        CareStatus.objects.filter(patient_id__in=unchanged).update(as_of=as_of, evaluated_at=now)
+    # An unchanged status is left as it is (most statuses on most days): the run's PopulationEvaluation
+    # says it was evaluated again, so its row, and the visibility map the pages' index-only counts
+    # need, stay clean.
     if not rows:
         return alerts
     CareStatus.objects.bulk_create(rows, update_conflicts=True, unique_fields=["patient"], update_fields=_STATUS_FIELDS)
@@ -261,21 +277,12 @@ def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: 
     return alerts
 
 
-def care_status_refresh_all(
-    *,
-    today: datetime.date | None = None,
-    patients: QuerySet[Patient] | None = None,
-    chunk_size: int = 1000,
-    progress: Callable[[int, int], None] | None = None,
+def _refresh_in_chunks(
+    ids: list[int], *, as_of: datetime.date, chunk_size: int, progress: Callable[[int, int], None] | None = None
 ) -> RefreshSummary:
-    """Re-evaluate every active patient (or `patients`) and upsert their care statuses in bulk.
-
-    Each chunk is its own transaction: a refresh of 100,000 patients does not hold one long lock,
+    """Each chunk is its own transaction: a refresh of 100,000 patients does not hold one long lock,
     and a crash halfway leaves every stored status consistent with the facts it was computed from.
     `progress(done, total)` is called after each chunk (toolkit.progress)."""
-    as_of = today or timezone.localdate()
-    queryset = patients if patients is not None else Patient.objects.filter(is_active=True)
-    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
     profiles, now = _Profiles(), timezone.now()
     alerts = 0
     for start in range(0, len(ids), chunk_size):
@@ -286,10 +293,48 @@ def care_status_refresh_all(
     return RefreshSummary(patients=len(ids), alerts=alerts)
 
 
+def _mark_population_evaluated(*, as_of: datetime.date, patients: int) -> None:
+    """Every active patient now holds a status evaluated for `as_of`: say so once, instead of on each
+    unchanged row. Only after every chunk committed, so a run that stopped halfway marks nothing."""
+    PopulationEvaluation.objects.create(as_of=as_of, evaluated_at=timezone.now(), patients=patients)
+
+
+def care_status_refresh_all(
+    *,
+    today: datetime.date | None = None,
+    patients: QuerySet[Patient] | None = None,
+    chunk_size: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> RefreshSummary:
+    """Re-evaluate every active patient (or `patients`) and upsert the care statuses that changed.
+
+    A run over every active patient (no `patients`) ends by recording a PopulationEvaluation for the
+    day: the statuses it left unchanged hold for that day too. `progress(done, total)` is called after
+    each chunk."""
+    as_of = today or timezone.localdate()
+    queryset = patients if patients is not None else Patient.objects.filter(is_active=True)
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    summary = _refresh_in_chunks(ids, as_of=as_of, chunk_size=chunk_size, progress=progress)
+    if patients is None:
+        _mark_population_evaluated(as_of=as_of, patients=summary.patients)
+    return summary
+
+
 def care_status_refresh_stale(
     *, today: datetime.date | None = None, progress: Callable[[int, int], None] | None = None
 ) -> RefreshSummary:
-    """Refresh every active patient whose care status is missing or was evaluated before `today`."""
+    """Refresh every active patient whose care status is missing or was evaluated before `today`.
+
+    Until the day's PopulationEvaluation exists, that is every active patient whose status was not
+    rewritten today; the run then records it. After it, only patients without a status (or whose
+    status still says they are discharged) remain to do, and a second run does nothing."""
     as_of = today or timezone.localdate()
-    stale = Patient.objects.filter(is_active=True).filter(Q(care_status__isnull=True) | Q(care_status__as_of__lt=as_of))
-    return care_status_refresh_all(today=as_of, patients=stale, progress=progress)
+    latest = population_evaluated_for()
+    day_done = latest is not None and latest >= as_of
+    behind = Q(care_status__as_of__lt=as_of) & (Q(care_status__patient_active=False) if day_done else Q())
+    stale = Patient.objects.filter(is_active=True).filter(Q(care_status__isnull=True) | behind)
+    ids = list(stale.order_by("pk").values_list("pk", flat=True))
+    summary = _refresh_in_chunks(ids, as_of=as_of, chunk_size=1000, progress=progress)
+    if not day_done:
+        _mark_population_evaluated(as_of=as_of, patients=Patient.objects.filter(is_active=True).count())
+    return summary

@@ -63,6 +63,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     context: dict[str, Any] = {
         "patient": patient,
         "status": status,
+        "evaluated_for": care_selectors.care_status_evaluated_for(status) if status else None,
         "age": patient.age_on(today),
         "alerts": list(patient.care_alerts.all()),
         "explanation": care_status_explanation(status, alerts=patient.care_alerts.all()) if status else [],

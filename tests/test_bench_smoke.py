@@ -28,6 +28,8 @@ FIGURES = [
     "chart_queries",
     "dashboard_sql_ms",
     "dashboard_vs_sql",
+    "dashboard_sql_best_ms",
+    "dashboard_vs_sql_best",
     "scan_s",
     "emails_per_s",
     "import_rows_per_s",

@@ -12,7 +12,9 @@ import time_machine
 from django.db import transaction
 
 from care.explanation import care_status_explanation
-from care.models import CareAlert, CareStatus, Severity
+from care.models import CareAlert, CareStatus, PopulationEvaluation, Severity
+from care.selectors import care_status_evaluated_for
+from care.selectors import evaluated_for as evaluated_for_day
 from care.services import (
     care_status_refresh_all,
     care_status_refresh_deferred,
@@ -36,6 +38,10 @@ def clock():
 
 def status(patient: Patient) -> CareStatus:
     return CareStatus.objects.get(patient=patient)
+
+
+def evaluated_for(patient: Patient) -> datetime.date:
+    return care_status_evaluated_for(status(patient))
 
 
 def alert_rules(patient: Patient) -> set[str]:
@@ -155,8 +161,7 @@ def test_the_daily_refresh_raises_overdue_alerts_without_anyone_touching_the_rec
     assert "ALERT-INJECTION-OVERDUE" not in alert_rules(patient)
     clock.move_to(at("2026-03-10", 1))
     assert refresh_stale_care_statuses() == 1
-    s = status(patient)
-    assert s.as_of == datetime.date(2026, 3, 10)
+    assert evaluated_for(patient) == datetime.date(2026, 3, 10)
     assert "ALERT-INJECTION-OVERDUE" in alert_rules(patient) and highest(patient) == Severity.HIGH
     assert refresh_stale_care_statuses() == 0  # the day's work is done; a second run changes nothing
 
@@ -169,8 +174,8 @@ def test_the_daily_refresh_skips_discharged_patients(make_patient, nurse) -> Non
     with time_machine.travel(at("2026-03-05"), tick=False):
         summary = care_status_refresh_stale()
     assert summary.patients == 1
-    assert status(kept).as_of == datetime.date(2026, 3, 5)
-    assert status(gone).as_of == TODAY
+    assert evaluated_for(kept) == datetime.date(2026, 3, 5)
+    assert evaluated_for(gone) == TODAY  # not re-evaluated since the discharge
     # Discharged: the status says so, and none of its alerts waits on a dashboard.
     assert (status(kept).patient_active, status(gone).patient_active) == (True, False)
     assert not CareAlert.objects.filter(patient=gone).exists()
@@ -284,11 +289,119 @@ def test_an_unchanged_status_is_not_rewritten(patient: Patient, nurse, clock) ->
     clock.move_to(at("2026-03-02", 1))
     with CaptureQueriesContext(connection) as queries:
         care_status_refresh_stale()
-    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("INSERT", "DELETE"))]
-    assert writes == []
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("INSERT", "UPDATE", "DELETE"))]
+    # Not even a new date on the unchanged row: the day's one marker row says it was evaluated.
+    assert len(writes) == 1 and "care_populationevaluation" in writes[0]
     after = status(patient)
-    assert after.as_of == datetime.date(2026, 3, 2) and after.fingerprint == before.fingerprint
+    assert after.as_of == before.as_of and after.fingerprint == before.fingerprint
+    assert evaluated_for(patient) == datetime.date(2026, 3, 2)
     clock.move_to(at("2026-03-09", 1))  # now overdue: the status changes and is rewritten
     care_status_refresh_stale()
     assert status(patient).fingerprint != before.fingerprint
     assert "ALERT-INJECTION-OVERDUE" in alert_rules(patient)
+
+
+# The day's marker: a status left unchanged by the daily refresh holds for the day of the refresh.
+
+
+@pytest.mark.parametrize(
+    ("as_of", "patient_active", "population", "expected"),
+    [
+        ("2026-03-01", True, None, "2026-03-01"),  # no daily refresh yet: the status's own day
+        ("2026-03-01", True, "2026-03-05", "2026-03-05"),  # re-evaluated unchanged since
+        ("2026-03-05", True, "2026-03-05", "2026-03-05"),
+        ("2026-03-06", True, "2026-03-05", "2026-03-06"),  # rewritten after the refresh
+        ("2026-03-01", False, "2026-03-05", "2026-03-01"),  # discharged: not re-evaluated daily
+    ],
+)
+def test_a_status_holds_for_the_later_of_its_own_day_and_the_days_refresh(
+    as_of: str, patient_active: bool, population: str | None, expected: str
+) -> None:
+    day = datetime.date.fromisoformat
+    assert evaluated_for_day(
+        as_of=day(as_of), patient_active=patient_active, population=day(population) if population else None
+    ) == day(expected)
+
+
+def test_a_status_unchanged_for_days_shows_the_day_it_was_last_evaluated_for(patient: Patient, nurse, clock) -> None:
+    give(patient, nurse, at("2026-03-01", 9))  # due 8 March: nothing changes from 2 to 7 March
+    written = status(patient)
+    for day in ("2026-03-02", "2026-03-03", "2026-03-04"):
+        clock.move_to(at(day, 1))
+        refresh_stale_care_statuses()
+        assert evaluated_for(patient) == datetime.date.fromisoformat(day)
+    assert status(patient).as_of == written.as_of and status(patient).evaluated_at == written.evaluated_at
+    assert PopulationEvaluation.objects.count() == 3
+    clock.move_to(at("2026-03-06", 1))  # the nightly run did not happen on 5 March
+    assert evaluated_for(patient) == datetime.date(2026, 3, 4)
+
+
+def test_the_stale_refresh_is_due_again_the_next_day_and_done_once_a_day(patient: Patient, nurse, clock) -> None:
+    give(patient, nurse, at("2026-03-01", 9))
+    clock.move_to(at("2026-03-02", 1))
+    assert care_status_refresh_stale().patients == 1
+    assert care_status_refresh_stale().patients == 0  # the day is done: no stamp needed to know it
+    clock.move_to(at("2026-03-02", 23))
+    assert care_status_refresh_stale().patients == 0
+    clock.move_to(at("2026-03-03", 0))  # 00:00 in London: a new day, every active patient again
+    assert care_status_refresh_stale().patients == 1
+    assert evaluated_for(patient) == datetime.date(2026, 3, 3)
+
+
+def test_after_the_days_refresh_a_new_patient_is_still_stale(make_patient, clock) -> None:
+    first = make_patient()
+    clock.move_to(at("2026-03-02", 1))
+    assert care_status_refresh_stale().patients == 1
+    later = make_patient()
+    CareStatus.objects.filter(patient=later).delete()  # e.g. written in bulk, not yet evaluated
+    assert care_status_refresh_stale().patients == 1
+    assert evaluated_for(later) == evaluated_for(first) == datetime.date(2026, 3, 2)
+
+
+def test_a_refresh_of_some_patients_marks_no_day(make_patient, clock) -> None:
+    patient = make_patient()
+    clock.move_to(at("2026-03-02", 1))
+    care_status_refresh_all(patients=Patient.objects.filter(pk=patient.pk))
+    assert not PopulationEvaluation.objects.exists()
+    care_status_refresh_all()
+    assert list(PopulationEvaluation.objects.values_list("as_of", "patients")) == [(datetime.date(2026, 3, 2), 1)]
+
+
+def test_a_refresh_that_stops_halfway_marks_no_day(make_patient, clock, monkeypatch) -> None:
+    from care import services
+
+    patients = [make_patient() for _ in range(3)]  # not started: due "today", so each day rewrites them
+    clock.move_to(at("2026-03-02", 1))
+    real, calls = services._refresh, []
+
+    def failing_second_chunk(ids, **kwargs):
+        calls.append(ids)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real(ids, **kwargs)
+
+    monkeypatch.setattr(services, "_refresh", failing_second_chunk)
+    with pytest.raises(RuntimeError):
+        care_status_refresh_all(chunk_size=2)
+    assert not PopulationEvaluation.objects.exists()
+    monkeypatch.setattr(services, "_refresh", real)
+    # The first chunk committed its rewritten statuses for the day; the next run does the rest, and
+    # only then is the day marked.
+    assert care_status_refresh_stale().patients == 1
+    assert PopulationEvaluation.objects.get().as_of == datetime.date(2026, 3, 2)
+    assert {evaluated_for(patient) for patient in patients} == {datetime.date(2026, 3, 2)}
+
+
+def test_the_chart_says_the_day_an_unchanged_status_holds_for(
+    patient: Patient, nurse, physician, clock, client
+) -> None:
+    from django.urls import reverse
+
+    give(patient, nurse, at("2026-03-01", 9))
+    for day in ("2026-03-02", "2026-03-03"):
+        clock.move_to(at(day, 1))
+        refresh_stale_care_statuses()
+    assert status(patient).as_of == datetime.date(2026, 3, 1)  # not rewritten since the injection
+    client.force_login(physician)
+    chart = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert "Evaluated for 3 Mar 2026" in chart

@@ -40,7 +40,12 @@ def test_it_sends_each_nurse_and_physician_one_digest_a_day(
     alerted = due_patient(MORNING.date() + datetime.timedelta(days=20))
     CareStatus.objects.filter(patient=alerted).update(verdict="oral_switch_candidate")
     CareAlert.objects.create(
-        patient=alerted, rule="ALERT-B12-LOW", severity=Severity.HIGH, since=MORNING.date(), message="x"
+        patient=alerted,
+        clinic=alerted.clinic,
+        rule="ALERT-B12-LOW",
+        severity=Severity.HIGH,
+        since=MORNING.date(),
+        message="x",
     )
 
     ids = digest.staff_digests_create(now=MORNING, enqueue=False)
@@ -79,7 +84,9 @@ def test_the_digest_shows_the_dashboards_and_the_worklists_own_numbers(
     discharged = due_patient(today - datetime.timedelta(days=2))
     CareStatus.objects.filter(patient=discharged).update(patient_active=False)
     for rule, severity in (("ALERT-B12-LOW", Severity.HIGH), ("ALERT-IRON-DEFICIENCY", Severity.MEDIUM)):
-        CareAlert.objects.create(patient=candidate, rule=rule, severity=severity, since=today, message="x")
+        CareAlert.objects.create(
+            patient=candidate, clinic=candidate.clinic, rule=rule, severity=severity, since=today, message="x"
+        )
     physician.email, nurse.email = "phil@clinic.example", "nina@clinic.example"
     physician.save()
     nurse.save()

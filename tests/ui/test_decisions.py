@@ -274,6 +274,7 @@ def test_an_acknowledgement_covers_one_occurrence(
     CareAlert.objects.filter(patient=patient).delete()
     CareAlert.objects.create(
         patient=patient,
+        clinic=patient.clinic,
         rule="ALERT-B12-LOW",
         severity=Severity.HIGH,
         since=datetime.date.fromisoformat(since),

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from care import selectors
+from care.models import CareAlert
+from clinic import actions
 from patients.models import LabResult
 from tests.ui.builders import Clinic
 
@@ -58,6 +62,45 @@ def test_it_renders_every_page_in_a_bounded_number_of_queries(
     assert b"<html" not in live.content  # the htmx answer is the results table alone
     assert dashboard.context["board"].counts["lost"] > 0
     assert len(worklist.context["worklist"].injections) > 0
+
+
+@pytest.mark.parametrize("count", [10, 200])
+def test_the_counts_and_lists_run_the_same_queries_at_any_size(
+    count: int, clinic: Clinic, physician, django_assert_num_queries
+) -> None:
+    """Exactly, not at most: one query for the worklist's totals, four for the dashboard's (the due
+    dates, the oral-switch candidates, the alerts and the acknowledged ones), one more per list."""
+    patients = clinic.panel(count)
+    alert = CareAlert.objects.filter(patient__in=patients, severity__gte=2).order_by("pk").first()
+    actions.decision_acknowledge_alert(patient=alert.patient, alert_rule=alert.rule, reason="Seen", by=physician)
+    today, clinics = timezone.localdate(), [clinic.home]
+    with django_assert_num_queries(1):
+        totals = selectors.worklist_counts(today=today, clinics=clinics)
+    with django_assert_num_queries(3):
+        worklist = selectors.worklist(today=today, clinics=clinics)
+    with django_assert_num_queries(4):
+        counts = selectors.dashboard_counts(today=today, clinics=clinics)
+    with django_assert_num_queries(10):
+        board = selectors.dashboard(today=today, clinics=clinics, limit=None)
+    # The rows hold what the pages and exports read: no query per row afterwards.
+    with django_assert_num_queries(0):
+        shown = [
+            (row.patient.full_name, row.patient.mrn, row.patient.birth_date, row.status.phase)
+            + (row.status.labs_to_draw, row.status.next_injection_due, row.status.labs_due_on)
+            for row in (*worklist.injections, *worklist.rechecks)
+        ]
+        shown += [
+            (row.patient.full_name, row.patient.birth_date, row.status.verdict, row.status.recheck_labs)
+            for row in (*board.overdue, *board.lost, *board.rechecks_soon, *board.rechecks_overdue)
+        ]
+        shown += [(s.patient.full_name, s.latest_b12, s.verdict_rules) for s in board.oral_candidates]
+        shown += [(row.patient.full_name, row.alert) for row in board.alerts]
+    assert len(shown) > count // 2
+    assert totals["injections"] == worklist.injections_total > 0 and counts == board.counts
+    assert counts["lost"] > 0 and counts["alerts_high"] + counts["alerts_medium"] == len(board.alerts)
+    assert (alert.patient_id, alert.rule) not in {
+        (row.care_alert.patient_id, row.care_alert.rule) for row in board.alerts
+    }
 
 
 JOURNEY_FORM_MAX = 10

@@ -372,6 +372,30 @@ def test_only_physicians_and_admins_of_both_clinics_transfer(
     assert Patient.objects.get(pk=theirs.pk).clinic == north
 
 
+def test_a_transferred_patients_due_dates_and_alerts_count_at_the_new_clinic_only(
+    theirs: Patient, north: Clinic, south: Clinic, superuser: User
+) -> None:
+    """The care status and alerts keep a copy of the patient's clinic for the counts: a transfer moves it."""
+    today = timezone.localdate()
+
+    def seen_by(clinic: Clinic) -> tuple[set[int], dict[str, int], dict[str, int]]:
+        board = selectors.dashboard(today=today, clinics=[clinic])
+        counts = selectors.dashboard_counts(today=today, clinics=[clinic])
+        return board.patient_ids(), counts, selectors.worklist_counts(today=today, clinics=[clinic])
+
+    south_before, north_before = seen_by(south), seen_by(north)
+    assert theirs.pk in south_before[0] and theirs.pk not in north_before[0]
+    assert south_before[1]["overdue"] == 1 and south_before[1]["alerts_high"] >= 1
+    actions.patient_transfer(patient=theirs, clinic=north, reason="Closer to home", by=superuser)
+    south_after, north_after = seen_by(south), seen_by(north)
+    assert theirs.pk not in south_after[0] and theirs.pk in north_after[0]
+    for counts in (1, 2):  # every count moves with the patient
+        assert {key: south_after[counts][key] + north_after[counts][key] for key in south_after[counts]} == {
+            key: south_before[counts][key] + north_before[counts][key] for key in south_before[counts]
+        }
+        assert all(value == 0 for value in south_after[counts].values())
+
+
 def test_the_chart_offers_no_transfer_to_a_user_of_one_clinic(physician_client: Client, clinic: Builder) -> None:
     chart = physician_client.get(reverse("patient_detail", args=[clinic.on_time().pk])).content.decode()
     assert 'data-testid="transfer"' not in chart
