@@ -102,7 +102,12 @@ def test_it_says_the_active_alerts_as_flags(api, token_for, physician: User, cha
     from care.models import CareAlert
 
     alert = CareAlert.objects.create(
-        patient=charted, rule="test", severity=3, since=datetime.date(2026, 2, 1), message="Check B12"
+        patient=charted,
+        clinic=charted.clinic,
+        rule="test",
+        severity=3,
+        since=datetime.date(2026, 2, 1),
+        message="Check B12",
     )
     bundle = Bundle.model_validate_json(
         api("get", f"/fhir/Patient/{charted.pk}/$everything", token_for(physician)).content
