@@ -426,9 +426,9 @@ def import_rows(patients: str = "2000") -> dict[str, object]:
         # generate_clinic may put today's doses later than now, and a planned medication start ahead:
         # not history, which the import refuses.
         now = f"{timezone.localtime():%Y-%m-%d %H:%M:%S}"
-        for column in ("given_at", "collected_on", "checked_on"):
-            if column in data.headers:
-                moment = data.headers.index(column)
+        for when in ("given_at", "collected_on", "checked_on"):
+            if when in data.headers:
+                moment = data.headers.index(when)
                 rows = [row for row in rows if str(row[moment]) < now]
         if "name" in data.headers and "start" in data.headers:
             start = data.headers.index("start")
@@ -452,8 +452,13 @@ def import_rows(patients: str = "2000") -> dict[str, object]:
             care_progress=mark("care"),
         )
         elapsed = time.perf_counter() - started
+        # Every patient of the files is a new one, with its care status (else the figure measured
+        # the re-import of patients already on record, which writes nothing).
+        created = Patient.objects.filter(mrn__startswith="IMP").count()
+        evaluated = Patient.objects.filter(mrn__startswith="IMP", care_status__isnull=False).count()
         transaction.set_rollback(True)
     assert report.saved, [str(p) for p in report.errors[:5]]
+    assert created == evaluated == len(files["patients"]), (created, evaluated, len(files["patients"]))
     return {
         "import_patients": len(files["patients"]),
         "import_rows": report.rows,
