@@ -293,15 +293,15 @@ class RecordBulk:
             self._clinics_allowed[clinic.pk] = clinics_of(self.by).filter(pk=clinic.pk).exists()
         if not self._clinics_allowed[clinic.pk]:
             raise ValidationError({"clinic": f"You are not on the staff of {clinic.name}."})
-        patient = Patient(
+        patient = record.new_patient(
             clinic=clinic,
-            mrn=mrn.strip(),
-            given_name=given_name.strip(),
-            family_name=family_name.strip(),
+            mrn=mrn,
+            given_name=given_name,
+            family_name=family_name,
             birth_date=birth_date,
             sex=sex,
-            email=email.strip(),
-            phone=phone.strip(),
+            email=email,
+            phone=phone,
             email_reminders_consent=email_reminders_consent,
             neurological_involvement=neurological_involvement,
             pregnancy=pregnancy,

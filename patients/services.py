@@ -146,6 +146,22 @@ def _email_problem(patient: Patient) -> str | None:
     return None
 
 
+def new_patient(
+    *, clinic: Clinic, mrn: str, given_name: str, family_name: str, email: str, phone: str, **fields: Any
+) -> Patient:
+    """The unsaved Patient of patient_create and of the register import's bulk (patients.bulk), its
+    typed text trimmed; checked and saved by the caller."""
+    return Patient(
+        clinic=clinic,
+        mrn=mrn.strip(),
+        given_name=given_name.strip(),
+        family_name=family_name.strip(),
+        email=email.strip(),
+        phone=phone.strip(),
+        **fields,
+    )
+
+
 @transaction.atomic
 def patient_create(
     *,
@@ -176,15 +192,15 @@ def patient_create(
         raise ValidationError({"clinic": CLINIC_REQUIRED})
     if by is not None and not clinics_of(by).filter(pk=clinic.pk).exists():
         raise ValidationError({"clinic": f"You are not on the staff of {clinic.name}."})
-    patient = Patient(
+    patient = new_patient(
         clinic=clinic,
-        mrn=mrn.strip(),
-        given_name=given_name.strip(),
-        family_name=family_name.strip(),
+        mrn=mrn,
+        given_name=given_name,
+        family_name=family_name,
         birth_date=birth_date,
         sex=sex,
-        email=email.strip(),
-        phone=phone.strip(),
+        email=email,
+        phone=phone,
         email_reminders_consent=email_reminders_consent,
         neurological_involvement=neurological_involvement,
         pregnancy=pregnancy,
