@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
-from care.facts import facts_by_patient
+from care.facts import facts_by_patient, facts_by_patient_bulk
 from care.models import CareAlert, CareStatus, PopulationEvaluation, Severity
 from care.selectors import population_evaluated_for
 from patients.models import LabNotDrawn, LabResult, Patient
@@ -220,6 +220,9 @@ class RefreshSummary:
     alerts: int
 
 
+BULK_LOAD_FROM = 50  # patients
+
+
 def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: datetime.datetime) -> int:
     """Evaluate these patients and upsert their care statuses and alerts; returns the number of alerts."""
     stored = {
@@ -240,7 +243,11 @@ def _refresh(ids: list[int], *, as_of: datetime.date, profiles: _Profiles, now: 
     rows: list[CareStatus] = []
     alert_rows: list[CareAlert] = []
     alerts = 0
-    for pid, facts in facts_by_patient(ids, as_of=as_of).items():
+    # Many patients (the chunks of a whole-population refresh): the facts aggregated by PostgreSQL, as
+    # the protocol change preview reads them (the same facts: tests/protocols/test_profile_preview.py);
+    # one patient (an action): row by row, the cheaper way for one.
+    load = facts_by_patient_bulk if len(ids) >= BULK_LOAD_FROM else facts_by_patient
+    for pid, facts in load(ids, as_of=as_of).items():
         profile_row, profile = profiles.for_facts(facts)
         evaluation = evaluate(facts, profile)
         values = _status_values(evaluation, profile_row, now)

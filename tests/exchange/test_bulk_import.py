@@ -141,7 +141,9 @@ def test_it_writes_a_history_row_for_every_entry(write, run_import, clinic_admin
         assert {(h.history_type, h.history_user_id) for h in history} == {("+", clinic_admin.pk)}
         assert {h.id for h in history} == {row.pk for row in rows}
     assert set(Patient.history.values_list("history_change_reason", flat=True)) == {IMPORT_REASON}
-    first = Injection.history.get(pk=Injection.objects.order_by("given_at").first().pk)
+    first = Injection.history.get(
+        id=Injection.objects.order_by("given_at").first().pk
+    )  # id: the entry's; pk: the history row's
     assert first.imported and first.given_by_id == clinic_admin.pk
 
 
