@@ -54,17 +54,15 @@ from reminders.rules import (
     obligations,
     patient_skip_reason,
 )
-from reminders.sending import (  # noqa: F401 (claim, deliver, enqueue_on_commit, release, with_database_retry, UNCONFIRMED: reachable here as before)
+from reminders.sending import (  # noqa: F401 (claim, deliver, with_database_retry, UNCONFIRMED: reachable here as before)
     UNCONFIRMED,
     Outbound,
     Outcome,
     claim,
     deliver,
     enqueue_batches_on_commit,
-    enqueue_on_commit,
     recover_abandoned,
     register,
-    release,
     send_batch,
     stuck_after,
     unconfirmed_after,

@@ -174,14 +174,6 @@ def enqueue_batches_on_commit(model: type[OutboxMessage], ids: Sequence[int], no
     transaction.on_commit(partial(_publish, model, [(SEND_BATCH_TASK, [label, chunk], chunk) for chunk in chunks]))
 
 
-def enqueue_on_commit(model: type[OutboxMessage], ids: Sequence[int], task_name: str, now: datetime.datetime) -> None:
-    """Mark the rows handed out and, after commit, publish one task per row (only its id)."""
-    if not ids:
-        return
-    model.objects.filter(pk__in=ids).update(enqueued_at=now)
-    transaction.on_commit(partial(_publish, model, [(task_name, [pk], [pk]) for pk in ids]))
-
-
 def _publish(model: type[OutboxMessage], tasks: list[tuple[str, list[object], list[int]]]) -> None:
     for position, (task_name, args, _) in enumerate(tasks):
         try:
@@ -344,15 +336,6 @@ def release_batch(
         )
         return False
     return True
-
-
-def release(
-    model: type[OutboxMessage], pk: int, *, claimed_at: datetime.datetime, now: datetime.datetime, error: BaseException
-) -> Outcome:
-    """One row that nothing of reached the SMTP server (the database failed before): see release_batch."""
-    text = f"not sent, released: {describe(error)}"[:2000]
-    release_batch(model, [pk], claimed_at=claimed_at, now=now, text=text)
-    return Outcome("released", text)
 
 
 def _store(
