@@ -11,8 +11,10 @@ re-evaluation has turned yesterday's due date into an overdue alert.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db import connection, models
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -229,6 +231,8 @@ class Dashboard:
     lost_before: datetime.date | None = None
     limit: int | None = None
 
+    ROW_LISTS = ("overdue", "lost", "rechecks_soon", "rechecks_overdue")  # rows of a status (`row.status`)
+
     def patient_ids(self) -> set[int]:
         """Every patient the board lists (for the access log)."""
         rows = (*self.overdue, *self.lost, *self.rechecks_soon, *self.rechecks_overdue)
@@ -251,70 +255,124 @@ def _covering_acknowledgement() -> QuerySet[Decision]:
     )
 
 
-def _alerts_of(clinics: Clinics) -> QuerySet[CareAlert]:
-    return CareAlert.objects.filter(clinic__in=clinics)  # only active patients have alert rows
-
-
 def unacknowledged_alerts(clinics: Clinics) -> QuerySet[CareAlert]:
-    """Active patients' alerts that no acknowledgement covers (`_covering_acknowledgement`)."""
-    return _alerts_of(clinics).exclude(Exists(_covering_acknowledgement()))
+    """Active patients' alerts that no acknowledgement covers (`_covering_acknowledgement`; the
+    dashboard's SQL below says the same in `_COVERED`)."""
+    return CareAlert.objects.filter(clinic__in=clinics).exclude(Exists(_covering_acknowledgement()))
 
 
-def _acknowledged(alerts: QuerySet[CareAlert]) -> QuerySet[CareAlert]:
-    """Those of `alerts` an acknowledgement covers, found from the acknowledgements' side: only the
-    few patients with one are looked at, by the (patient, rule) index."""
-    acknowledged_patients = Decision.objects.filter(kind=Decision.Kind.ALERT_ACKNOWLEDGED).values("patient_id")
-    return alerts.filter(patient_id__in=acknowledged_patients).filter(Exists(_covering_acknowledgement()))
+# The dashboard's statements -------------------------------------------------------------------------
+# The physician's dashboard is the page most often opened and the one with the most queries. Built by
+# the ORM, its ten queries cost about as much Python each request (building the Q objects, compiling
+# the subqueries, some 10 ms) as PostgreSQL took to answer them (bench/README.md). So they are written
+# once here in plain SQL that PostgreSQL and SQLite both run, with the filters as parameters; the same
+# statements serve the page, its CSV exports, the staff digest and the programme page. The ORM
+# definitions they replaced are kept as tests (tests/ui/test_dashboard_sql.py compares the two on
+# every list, count and filter).
+
+_STATUS, _PATIENT, _ALERT = CareStatus._meta.db_table, Patient._meta.db_table, CareAlert._meta.db_table
+_DECISION, _LAB, _CAUSE = Decision._meta.db_table, LabResult._meta.db_table, Cause._meta.db_table
+
+# An acknowledgement covers one occurrence of an alert `a` (as `_covering_acknowledgement`).
+_COVERED = f"""EXISTS (SELECT 1 FROM {_DECISION} d WHERE d.patient_id = a.patient_id AND d.kind = %s
+    AND d.alert_rule = a.rule AND d.alert_since >= a.since)"""
+# Oral-switch candidates not on oral therapy whom no physician has declined since the last lab result
+# was entered (a decline stands until new results reopen the question).
+_AWAITING_ORAL = f"""c.verdict = %s AND c.phase <> %s AND NOT EXISTS (
+    SELECT 1 FROM {_DECISION} d WHERE d.patient_id = c.patient_id AND d.kind = %s AND NOT EXISTS (
+        SELECT 1 FROM {_LAB} l WHERE l.patient_id = d.patient_id AND l.entered_at > d.made_at
+            AND l.voided_at IS NULL))"""
+_AWAITING_ORAL_PARAMS = [Verdict.ORAL_SWITCH_CANDIDATE, Phase.ORAL, Decision.Kind.ORAL_SWITCH_DECLINED]
 
 
-def _by_severity(alerts: QuerySet[CareAlert]) -> dict[int, int]:
-    # count(severity), not count(id): the (clinic, severity) index answers alone.
-    return dict(alerts.order_by().values_list("severity").annotate(n=Count("severity")).values_list("severity", "n"))
+def _in_model_order(model: type[models.Model], names: Iterable[str]) -> tuple[str, ...]:
+    """`names` (and the primary key) in the order of the model's fields: Model.from_db takes the values
+    of the fields it is given in that order."""
+    wanted = {model._meta.get_field(name).attname for name in names} | {"id"}
+    return tuple(f.name for f in model._meta.concrete_fields if f.attname in wanted)
 
 
-def unacknowledged_alert_counts(alerts: QuerySet[CareAlert]) -> dict[int, int]:
-    """The unacknowledged ones of `alerts` (none excluded yet) by severity, as every alert less the
-    acknowledged ones: two queries that read no acknowledgement per alert. The anti-join
-    (`unacknowledged_alerts`) looks one up for each of the tens of thousands of alerts."""
-    every, acknowledged = _by_severity(alerts), _by_severity(_acknowledged(alerts))
-    return {severity: n - acknowledged.get(severity, 0) for severity, n in every.items()}
+_STATUS_COLUMNS = _in_model_order(CareStatus, (name for name in _DASHBOARD_ROW if not name.startswith("patient__")))
+_PATIENT_COLUMNS = _in_model_order(Patient, (name.removeprefix("patient__") for name in _LISTED_PATIENT))
+_ALERT_COLUMNS = _in_model_order(CareAlert, (name for name in _ALERT_ROW if not name.startswith("patient__")))
 
 
-def _filtered(queryset: QuerySet[CareStatus], filters: DashboardFilters) -> QuerySet[CareStatus]:
-    if filters.alert_rule:
-        queryset = queryset.filter(
-            Exists(CareAlert.objects.filter(patient=OuterRef("patient"), rule=filters.alert_rule))
-        )
-    if filters.cause:
-        queryset = queryset.filter(Exists(Cause.objects.filter(patient=OuterRef("patient"), kind=filters.cause)))
-    return queryset
+def _placeholders(values: list[object]) -> str:
+    return ", ".join(["%s"] * len(values))
 
 
-def _awaiting_oral_decision() -> Q:
-    """Oral-switch candidates not on oral therapy whom no physician has declined since the last lab
-    result was entered (a decline stands until new results reopen the question)."""
-    newer_lab = LabResult.objects.filter(
-        patient=OuterRef("patient"), entered_at__gt=OuterRef("made_at"), voided_at__isnull=True
-    )
-    declined = Decision.objects.filter(patient=OuterRef("patient"), kind=Decision.Kind.ORAL_SWITCH_DECLINED).filter(
-        ~Exists(newer_lab)
-    )
-    return Q(verdict=Verdict.ORAL_SWITCH_CANDIDATE) & ~Q(phase=Phase.ORAL) & ~Q(Exists(declined))
+def _select(model: type[models.Model], alias: str, names: tuple[str, ...]) -> str:
+    return ", ".join(f"{alias}.{model._meta.get_field(name).column}" for name in names)
+
+
+class _Rows:
+    """Model instances from a statement's rows, converted as the ORM converts them (dates and JSON
+    from SQLite's text, decimals), each with its patient attached: what `.only(...)` with
+    `select_related("patient")` would give, so templates and exports read them as before."""
+
+    def __init__(self, model: type[models.Model], names: tuple[str, ...]) -> None:
+        self.model = model
+        self.attnames = [model._meta.get_field(name).attname for name in names]
+        self.patient_attnames = [Patient._meta.get_field(name).attname for name in _PATIENT_COLUMNS]
+        self.width = len(names)
+        self.converters = [self._converters(model, name) for name in names] + [
+            self._converters(Patient, name) for name in _PATIENT_COLUMNS
+        ]
+
+    @staticmethod
+    def _converters(model: type[models.Model], name: str) -> tuple[list, object]:
+        column = model._meta.get_field(name).get_col(model._meta.db_table)
+        return connection.ops.get_db_converters(column) + column.get_db_converters(connection), column
+
+    def build(self, rows: list[tuple]) -> list:
+        built = []
+        for row in rows:
+            values = list(row)
+            for position, (converters, column) in enumerate(self.converters):
+                for convert in converters:
+                    values[position] = convert(values[position], column, connection)
+            instance = self.model.from_db(connection.alias, self.attnames, values[: self.width])
+            instance.patient = Patient.from_db(connection.alias, self.patient_attnames, values[self.width :])
+            built.append(instance)
+        return built
+
+
+def _clinic_ids(clinics: Clinics) -> list[int]:
+    """The clinics' ids (one query for a queryset; none for a list of clinics or ids)."""
+    if isinstance(clinics, QuerySet):
+        return list(clinics.values_list("pk", flat=True))
+    return [clinic.pk if isinstance(clinic, Clinic) else int(clinic) for clinic in clinics]
 
 
 @dataclass(frozen=True)
-class _DashboardQueries:
-    today: datetime.date
-    statuses: QuerySet[CareStatus]
-    alerts: QuerySet[CareAlert]  # acknowledged or not (unacknowledged: `unacknowledged`)
-    overdue: Q
-    lost: Q
-    rechecks_soon: Q
-    rechecks_overdue: Q
+class _DashboardSQL:
+    """The WHERE clauses (and their parameters) of the dashboard's statuses (`c`, joined to their
+    patient `p`) and of its alerts (`a`) for some clinics and filters."""
 
-    @property
-    def unacknowledged(self) -> QuerySet[CareAlert]:
-        return self.alerts.exclude(Exists(_covering_acknowledgement()))
+    today: datetime.date
+    statuses: str
+    status_params: list[object]
+    alerts: str  # high and medium alerts, acknowledged or not
+    alert_params: list[object]
+
+    @classmethod
+    def of(cls, today: datetime.date, filters: DashboardFilters, clinic_ids: list[int]) -> _DashboardSQL:
+        statuses = f"c.patient_active = %s AND c.clinic_id IN ({_placeholders(clinic_ids)})"
+        status_params: list[object] = [True, *clinic_ids]
+        alerts = f"a.clinic_id IN ({_placeholders(clinic_ids)}) AND a.severity >= %s"
+        alert_params: list[object] = [*clinic_ids, Severity.MEDIUM]
+        if filters.alert_rule:
+            statuses += f" AND EXISTS (SELECT 1 FROM {_ALERT} fa WHERE fa.patient_id = c.patient_id AND fa.rule = %s)"
+            status_params.append(filters.alert_rule)
+            alerts += " AND a.rule = %s"
+            alert_params.append(filters.alert_rule)
+        if filters.cause:
+            cause = f"EXISTS (SELECT 1 FROM {_CAUSE} fc WHERE fc.patient_id = {{}}.patient_id AND fc.kind = %s)"
+            statuses += " AND " + cause.format("c")
+            status_params.append(filters.cause)
+            alerts += " AND " + cause.format("a")
+            alert_params.append(filters.cause)
+        return cls(today, statuses, status_params, alerts, alert_params)
 
     @property
     def recheck_until(self) -> datetime.date:
@@ -324,25 +382,76 @@ class _DashboardQueries:
     def lost_before(self) -> datetime.date:
         return self.today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
 
+    def lists(self) -> dict[str, tuple[str, list[object], str]]:
+        """Each status list: (condition, its parameters, order)."""
+        by_due, by_recheck = "c.next_injection_due, p.family_name, p.given_name, c.id", "c.next_recheck_due, "
+        by_recheck += "p.family_name, p.given_name, c.id"
+        return {
+            "overdue": (
+                "c.next_injection_due < %s AND c.next_injection_due >= %s",
+                [self.today, self.lost_before],
+                by_due,
+            ),
+            "lost": ("c.next_injection_due < %s", [self.lost_before], by_due),
+            "rechecks_soon": (
+                "c.next_recheck_due >= %s AND c.next_recheck_due <= %s",
+                [self.today, self.recheck_until],
+                by_recheck,
+            ),
+            "rechecks_overdue": ("c.next_recheck_due < %s", [self.today], by_recheck),
+            "oral_candidates": (_AWAITING_ORAL, _AWAITING_ORAL_PARAMS, "p.family_name, p.given_name, c.id"),
+        }
 
-def _dashboard_queries(today: datetime.date, filters: DashboardFilters, clinics: Clinics) -> _DashboardQueries:
-    lost_before = today - datetime.timedelta(days=LOST_TO_FOLLOW_UP_DAYS)
-    alerts = _alerts_of(clinics).filter(severity__gte=Severity.MEDIUM)
-    if filters.alert_rule:
-        alerts = alerts.filter(rule=filters.alert_rule)
-    if filters.cause:
-        alerts = alerts.filter(Exists(Cause.objects.filter(patient=OuterRef("patient"), kind=filters.cause)))
-    return _DashboardQueries(
-        today=today,
-        statuses=_filtered(_active_statuses(clinics), filters),
-        alerts=alerts,
-        overdue=Q(next_injection_due__lt=today, next_injection_due__gte=lost_before),
-        lost=Q(next_injection_due__lt=lost_before),
-        rechecks_soon=Q(
-            next_recheck_due__gte=today, next_recheck_due__lte=today + datetime.timedelta(days=DASHBOARD_RECHECK_DAYS)
-        ),
-        rechecks_overdue=Q(next_recheck_due__lt=today),
+
+def _fetch(sql: str, params: list[object]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _alert_counts(sql: _DashboardSQL) -> dict[int, int]:
+    """The unacknowledged alerts by severity, as every alert less the acknowledged ones: two statements
+    that read no acknowledgement per alert (the acknowledged ones are found from the acknowledgements'
+    side, among the few patients with one). The anti-join would look one up for each of the tens of
+    thousands of alerts. count(severity), not count(*): the (clinic, severity) index answers alone."""
+    every = f"SELECT a.severity, count(a.severity) FROM {_ALERT} a WHERE {sql.alerts} GROUP BY a.severity"
+    acknowledged = (
+        f"SELECT a.severity, count(a.severity) FROM {_ALERT} a WHERE {sql.alerts} AND a.patient_id IN "
+        f"(SELECT patient_id FROM {_DECISION} WHERE kind = %s) AND {_COVERED} GROUP BY a.severity"
     )
+    kind = Decision.Kind.ALERT_ACKNOWLEDGED
+    counted = dict(_fetch(every, sql.alert_params))
+    covered = dict(_fetch(acknowledged, [*sql.alert_params, kind, kind]))
+    return {severity: n - covered.get(severity, 0) for severity, n in counted.items()}
+
+
+def _counts(sql: _DashboardSQL) -> dict[str, int]:
+    # patient_id, not the status id or *: the due-date index includes it and answers alone.
+    due = f"""SELECT count(c.patient_id) FILTER (WHERE c.next_injection_due < %s AND c.next_injection_due >= %s),
+        count(c.patient_id) FILTER (WHERE c.next_injection_due < %s),
+        count(c.patient_id) FILTER (WHERE c.next_recheck_due >= %s AND c.next_recheck_due <= %s),
+        count(c.patient_id) FILTER (WHERE c.next_recheck_due < %s)
+        FROM {_STATUS} c WHERE {sql.statuses}"""
+    today, lost_before = sql.today, sql.lost_before
+    params = [today, lost_before, lost_before, today, sql.recheck_until, today, *sql.status_params]
+    [(overdue, lost, soon, rechecks_overdue)] = _fetch(due, params)
+    oral = f"SELECT count(*) FROM {_STATUS} c WHERE {sql.statuses} AND {_AWAITING_ORAL}"
+    [(oral_candidates,)] = _fetch(oral, [*sql.status_params, *_AWAITING_ORAL_PARAMS])
+    by_severity = _alert_counts(sql)
+    return {
+        "overdue": overdue,
+        "lost": lost,
+        "rechecks_soon": soon,
+        "rechecks_overdue": rechecks_overdue,
+        "oral_candidates": oral_candidates,
+        "alerts_high": by_severity.get(Severity.HIGH, 0),
+        "alerts_medium": by_severity.get(Severity.MEDIUM, 0),
+    }
+
+
+_NO_COUNTS = dict.fromkeys(
+    ("overdue", "lost", "rechecks_soon", "rechecks_overdue", "oral_candidates", "alerts_high", "alerts_medium"), 0
+)
 
 
 def dashboard_counts(
@@ -350,20 +459,11 @@ def dashboard_counts(
 ) -> dict[str, int]:
     """The dashboard's counts: overdue injections, lost to follow-up, rechecks soon and overdue,
     oral-switch candidates awaiting a decision, unacknowledged high and medium alerts. The dashboard
-    and the physicians' digest both show these. Four queries."""
-    queries = _dashboard_queries(today, filters or DashboardFilters(), clinics)
-    counts: dict[str, int] = queries.statuses.aggregate(
-        # patient_id, not the status id: the due-date index includes it and answers alone.
-        overdue=Count("patient", filter=queries.overdue),
-        lost=Count("patient", filter=queries.lost),
-        rechecks_soon=Count("patient", filter=queries.rechecks_soon),
-        rechecks_overdue=Count("patient", filter=queries.rechecks_overdue),
-    )
-    counts["oral_candidates"] = queries.statuses.filter(_awaiting_oral_decision()).count()
-    by_severity = unacknowledged_alert_counts(queries.alerts)
-    counts["alerts_high"] = by_severity.get(Severity.HIGH, 0)
-    counts["alerts_medium"] = by_severity.get(Severity.MEDIUM, 0)
-    return counts
+    and the physicians' digest both show these. Four statements (and one for a queryset of clinics)."""
+    clinic_ids = _clinic_ids(clinics)
+    if not clinic_ids:
+        return dict(_NO_COUNTS)
+    return _counts(_DashboardSQL.of(today, filters or DashboardFilters(), clinic_ids))
 
 
 def dashboard(
@@ -373,45 +473,44 @@ def dashboard(
     filters: DashboardFilters | None = None,
     limit: int | None = LIST_LIMIT,
 ) -> Dashboard:
-    """The physician's panel: counts and lists. Ten queries whatever the number of patients."""
+    """The physician's panel: counts and lists, at most `limit` rows a list. Ten statements whatever
+    the number of patients (and one for a queryset of clinics)."""
     filters = filters or DashboardFilters()
-    queries = _dashboard_queries(today, filters, clinics)
-    base = queries.statuses.only(*_DASHBOARD_ROW)
-    by_due = ("next_injection_due", "patient__family_name", "patient__given_name")
-    by_recheck = ("next_recheck_due", "patient__family_name", "patient__given_name")
+    clinic_ids = _clinic_ids(clinics)
+    sql = _DashboardSQL.of(today, filters, clinic_ids)
     board = Dashboard(
         today=today,
         filters=filters,
-        counts=dashboard_counts(today=today, clinics=clinics, filters=filters),
-        recheck_until=queries.recheck_until,
-        lost_before=queries.lost_before,
+        counts=dict(_NO_COUNTS),
+        recheck_until=sql.recheck_until,
+        lost_before=sql.lost_before,
         limit=limit,
     )
-    board.overdue = [
-        InjectionDue(s, (today - s.next_injection_due).days)
-        for s in base.filter(queries.overdue).order_by(*by_due)[:limit]
-    ]
-    board.lost = [
-        InjectionDue(s, (today - s.next_injection_due).days)
-        for s in base.filter(queries.lost).order_by(*by_due)[:limit]
-    ]
-    board.rechecks_soon = [
-        RecheckDue(s, (s.next_recheck_due - today).days)
-        for s in base.filter(queries.rechecks_soon).order_by(*by_recheck)[:limit]
-    ]
-    board.rechecks_overdue = [
-        RecheckDue(s, (s.next_recheck_due - today).days)
-        for s in base.filter(queries.rechecks_overdue).order_by(*by_recheck)[:limit]
-    ]
-    board.oral_candidates = list(
-        base.filter(_awaiting_oral_decision()).order_by("patient__family_name", "patient__given_name")[:limit]
+    if not clinic_ids:
+        return board
+    board.counts = _counts(sql)
+    rows = _Rows(CareStatus, _STATUS_COLUMNS)
+    columns = f"{_select(CareStatus, 'c', _STATUS_COLUMNS)}, {_select(Patient, 'p', _PATIENT_COLUMNS)}"
+    limited, limit_params = (" LIMIT %s", [limit]) if limit is not None else ("", [])
+    lists = {}
+    for name, (condition, params, order) in sql.lists().items():
+        statement = (
+            f"SELECT {columns} FROM {_STATUS} c JOIN {_PATIENT} p ON p.id = c.patient_id "
+            f"WHERE {sql.statuses} AND {condition} ORDER BY {order}{limited}"
+        )
+        lists[name] = rows.build(_fetch(statement, [*sql.status_params, *params, *limit_params]))
+    board.overdue = [InjectionDue(s, (today - s.next_injection_due).days) for s in lists["overdue"]]
+    board.lost = [InjectionDue(s, (today - s.next_injection_due).days) for s in lists["lost"]]
+    board.rechecks_soon = [RecheckDue(s, (s.next_recheck_due - today).days) for s in lists["rechecks_soon"]]
+    board.rechecks_overdue = [RecheckDue(s, (s.next_recheck_due - today).days) for s in lists["rechecks_overdue"]]
+    board.oral_candidates = lists["oral_candidates"]
+    alerts = (
+        f"SELECT {_select(CareAlert, 'a', _ALERT_COLUMNS)}, {_select(Patient, 'p', _PATIENT_COLUMNS)} "
+        f"FROM {_ALERT} a JOIN {_PATIENT} p ON p.id = a.patient_id WHERE {sql.alerts} AND NOT {_COVERED} "
+        f"ORDER BY a.severity DESC, a.since, a.id{limited}"
     )
-    board.alerts = [
-        AlertRow(a)
-        for a in queries.unacknowledged.select_related("patient")
-        .only(*_ALERT_ROW)
-        .order_by("-severity", "since", "pk")[:limit]
-    ]
+    found = _fetch(alerts, [*sql.alert_params, Decision.Kind.ALERT_ACKNOWLEDGED, *limit_params])
+    board.alerts = [AlertRow(alert) for alert in _Rows(CareAlert, _ALERT_COLUMNS).build(found)]
     return board
 
 

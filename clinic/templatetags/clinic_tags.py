@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import template
+from django.template.defaultfilters import floatformat
+from django.urls import reverse
 from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from care.models import Phase, RecheckLab, Verdict
 from patients.models import DecisionKind
@@ -141,3 +145,158 @@ def alert_acknowledgement(alert: Any, decisions: Iterable[Any]) -> Any:
         and d.alert_since >= alert.since
     ]
     return max(covering, key=lambda d: d.made_at) if covering else None
+
+
+# The dashboard's rows ---------------------------------------------------------------------------------
+# Up to sixty rows a request on the physicians' most opened page: written here with format_html rather
+# than a template loop, which cost some 100 µs a row (a URL tag, filters and variable lookups per cell)
+# and was the page's largest Python cost after its queries (bench/README.md). The same markup as the
+# template had (tests/ui/test_dashboard_rows.py compares the two). What repeats from row to row is
+# worked out once a table: the chart's URL around the patient's id, month names, choice labels.
+
+
+class _Cells:
+    """Cell values for one table's rows, the repeated parts computed once."""
+
+    _MARK = 987654321
+
+    def __init__(self) -> None:
+        self.chart_url = self._url("patient_detail")
+        self.acknowledge_url = self._url("decision_create", "acknowledge")
+        self.labels: dict[object, str] = {}
+        self.days: dict[datetime.date | None, str] = {}
+
+    @classmethod
+    def _url(cls, name: str, *rest: str) -> Callable[[int], str]:
+        """reverse(name, args=[patient_id, *rest]) for any id: reversed once, the id put in its place."""
+        before, after = reverse(name, args=[cls._MARK, *rest]).split(str(cls._MARK))
+        return lambda patient_id: f"{before}{int(patient_id)}{after}"
+
+    def date(self, day: datetime.date | None) -> str:
+        if day not in self.days:
+            self.days[day] = readable_date(day)
+        return self.days[day]
+
+    def label(self, make: Callable[[Any], str], value: Any) -> str:
+        key = (make, tuple(value) if isinstance(value, list) else value)
+        if key not in self.labels:
+            self.labels[key] = make(value)
+        return self.labels[key]
+
+    def patient(self, patient: Any, *, below: bool) -> SafeString:
+        """The patient's name linking to the chart, the record number beside it or below it."""
+        mrn = '<div class="small text-muted">{}</div>' if below else ' <span class="small text-muted">{}</span>'
+        return format_html(
+            '<td><a href="{}">{}</a>' + mrn + "</td>", self.chart_url(patient.pk), patient.full_name, patient.mrn
+        )
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'' if n == 1 else 's'}"
+
+
+def _rows(rows: Iterable[Any], row: Callable[[Any], SafeString], empty: str, columns: int) -> SafeString:
+    html = format_html_join("\n", "{}", ((row(r),) for r in rows))
+    return html or format_html('<tr><td colspan="{}" class="text-muted">{}</td></tr>', columns, empty)
+
+
+@register.simple_tag
+def injection_rows(rows: Iterable[Any], empty: str) -> SafeString:
+    """Injections overdue or lost to follow-up (care.selectors.InjectionDue)."""
+    cells = _Cells()
+
+    def row(r: Any) -> SafeString:
+        return format_html(
+            '<tr data-patient="{}">{}<td>{}</td><td><span class="badge text-bg-danger">{}</span></td>'
+            '<td class="small">{}</td></tr>',
+            r.patient.mrn,
+            cells.patient(r.patient, below=False),
+            cells.date(r.status.next_injection_due),
+            _days(r.days_overdue),
+            cells.label(verdict_label, r.status.verdict),
+        )
+
+    return _rows(rows, row, empty, 4)
+
+
+@register.simple_tag
+def recheck_rows(overdue: Iterable[Any], soon: Iterable[Any], empty: str) -> SafeString:
+    """Rechecks overdue, then due soon (care.selectors.RecheckDue)."""
+    cells = _Cells()
+
+    def row(r: Any, name: str, when: SafeString) -> SafeString:
+        return format_html(
+            '<tr data-patient="{}" data-list="{}">{}<td>{} {}</td><td class="small">{}</td></tr>',
+            r.patient.mrn,
+            name,
+            cells.patient(r.patient, below=False),
+            cells.date(r.status.next_recheck_due),
+            when,
+            cells.label(lab_labels, r.status.recheck_labs),
+        )
+
+    late = [
+        row(
+            r,
+            "rechecks_overdue",
+            format_html('<span class="badge text-bg-warning">{} overdue</span>', _days(r.days_overdue)),
+        )
+        for r in overdue
+    ]
+    coming = [
+        row(r, "rechecks_soon", format_html('<span class="small text-muted">in {}</span>', _days(r.days_until)))
+        for r in soon
+    ]
+    return _rows([*late, *coming], lambda html: html, empty, 3)
+
+
+@register.simple_tag
+def alert_rows(rows: Iterable[Any], can_acknowledge: bool, empty: str) -> SafeString:
+    """Unacknowledged high and medium alerts (care.selectors.AlertRow), with the acknowledge button for
+    those who may record a decision."""
+    cells = _Cells()
+
+    def row(r: Any) -> SafeString:
+        alert = r.alert
+        button = (
+            format_html(
+                '<a class="btn btn-sm btn-outline-secondary" href="{}?alert={}">Acknowledge</a>',
+                cells.acknowledge_url(r.patient.pk),
+                alert["rule"],
+            )
+            if can_acknowledge
+            else ""
+        )
+        return format_html(
+            '<tr data-patient="{}" data-rule="{}">{}<td><span class="badge {}">{}</span> <span class="small">{}</span>'
+            '<div class="small text-muted">{}</div></td><td class="small">{}</td><td>{}</td></tr>',
+            r.patient.mrn,
+            alert["rule"],
+            cells.patient(r.patient, below=True),
+            severity_class(alert["severity"]),
+            alert["severity"],
+            readable(alert["message"]),
+            alert["rule"],
+            cells.date(r.care_alert.since),
+            button,
+        )
+
+    return _rows(rows, row, empty, 4)
+
+
+@register.simple_tag
+def oral_candidate_rows(statuses: Iterable[Any], empty: str) -> SafeString:
+    """Oral-switch candidates awaiting a decision (care statuses)."""
+    cells = _Cells()
+
+    def row(status: Any) -> SafeString:
+        return format_html(
+            '<tr data-patient="{}">{}<td>{}</td><td><a class="btn btn-sm btn-outline-success" href="{}#decisions">'
+            "Review</a></td></tr>",
+            status.patient.mrn,
+            cells.patient(status.patient, below=True),
+            floatformat(status.latest_b12, 0),
+            cells.chart_url(status.patient.pk),
+        )
+
+    return _rows(statuses, row, empty, 3)
