@@ -53,7 +53,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     filters = selectors.DashboardFilters.parse(request.GET)
     limit = None if request.GET.get("all") == "1" else selectors.LIST_LIMIT
     clinics = clinics_of(request.user)
-    board = selectors.dashboard(today=timezone.localdate(), clinics=clinics, filters=filters, limit=limit)
+    loaded = list(clinics)  # once: the statements take the clinics' ids, the outreach card their zones
+    board = selectors.dashboard(today=timezone.localdate(), clinics=loaded, filters=filters, limit=limit)
     note_patients(request, board.patient_ids())
     return render(
         request,
@@ -62,9 +63,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "board": board,
             "alert_choices": [(rule, RULES[rule].text) for rule in selectors.ALERT_RULES],
             "cause_choices": CauseKind.choices,
-            "reminders_failed_count": reminders_failed_count(clinics=clinics),
+            "reminders_failed_count": reminders_failed_count(clinics=loaded),
             "extension_counts": extensions.dashboard_counts(clinics=clinics),
-            "outreach": recent_measures(clinics=clinics, today=timezone.localdate()),
+            "outreach": recent_measures(clinics=loaded, today=timezone.localdate()),
         },
     )
 

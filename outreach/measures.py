@@ -19,6 +19,8 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db.models import QuerySet
+
 from accounts.models import Clinic
 from outreach.models import ContactAttempt, ContactOutcome
 from patients.models import Injection, LabResult, Patient
@@ -124,13 +126,11 @@ def outreach_measures(
 
 def measures_for(*, clinics: Clinics, since: datetime.date) -> Measures:
     """The measures of the calls to patients of `clinics` from `since` (at each clinic), each call
-    counted under the patient's clinic of today. Four queries."""
-    zones = {
-        c.pk: c
-        for c in Clinic.objects.filter(
-            pk__in=clinics.values("pk") if hasattr(clinics, "values") else [c.pk for c in clinics]
-        )
-    }
+    counted under the patient's clinic of today. Four queries (three given a list of clinics)."""
+    if isinstance(clinics, QuerySet):
+        zones = {c.pk: c for c in Clinic.objects.filter(pk__in=clinics.values("pk"))}
+    else:  # the clinics themselves (a page that has loaded them already): no query
+        zones = {c.pk: c for c in clinics}
     first = min(
         (datetime.datetime.combine(since, datetime.time(0), tzinfo=c.zone) for c in zones.values()),
         default=None,
