@@ -13,7 +13,7 @@ from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from care.models import Phase, RecheckLab, Verdict
 from patients.models import DecisionKind
@@ -151,7 +151,7 @@ def alert_acknowledgement(alert: Any, decisions: Iterable[Any]) -> Any:
 # Up to sixty rows a request on the physicians' most opened page: written here with format_html rather
 # than a template loop, which cost some 100 µs a row (a URL tag, filters and variable lookups per cell)
 # and was the page's largest Python cost after its queries (bench/README.md). The same markup as the
-# template had (tests/ui/test_dashboard_rows.py compares the two). What repeats from row to row is
+# template had (tests/ui/test_page_rows.py compares the two). What repeats from row to row is
 # worked out once a table: the chart's URL around the patient's id, month names, choice labels.
 
 
@@ -300,3 +300,75 @@ def oral_candidate_rows(statuses: Iterable[Any], empty: str) -> SafeString:
         )
 
     return _rows(statuses, row, empty, 3)
+
+
+# The worklist's rows: up to a hundred a request (fifty a list), written as the dashboard's are.
+
+
+@register.simple_tag
+def worklist_injection_rows(rows: Iterable[Any], back: str) -> SafeString:
+    """Injections due today or overdue (care.selectors.InjectionDue), each with its button to log one
+    (coming `back` to the worklist)."""
+    cells, log_url = _Cells(), _Cells._url("injection_create")
+
+    def row(r: Any) -> SafeString:
+        status = (
+            format_html('<span class="badge text-bg-danger">{} overdue</span>', _days(r.days_overdue))
+            if r.days_overdue
+            else mark_safe('<span class="badge text-bg-primary">Due today</span>')
+        )
+        return format_html(
+            '<tr data-patient="{}"><td><a href="{}">{}</a></td><td>{}</td>'
+            '<td class="d-none d-sm-table-cell">{}</td><td class="text-nowrap">{}</td><td>{}</td>'
+            '<td class="text-end"><a class="btn btn-sm btn-primary" href="{}?next={}" aria-label="Log injection for {}">'
+            'Log<span class="d-none d-sm-inline"> injection</span></a></td></tr>',
+            r.patient.mrn,
+            cells.chart_url(r.patient.pk),
+            r.patient.full_name,
+            r.patient.mrn,
+            cells.label(phase_label, r.status.phase),
+            cells.date(r.status.next_injection_due),
+            status,
+            log_url(r.patient.pk),
+            back,
+            r.patient.full_name,
+        )
+
+    return _rows(rows, row, "No injection is due today.", 6)
+
+
+@register.simple_tag
+def worklist_recheck_rows(rows: Iterable[Any], back: str) -> SafeString:
+    """Lab rechecks due (care.selectors.RecheckDue, by the date their labs are due), with the labs
+    still to draw and the button to enter results."""
+    cells, results_url = _Cells(), _Cells._url("lab_panel_create")
+
+    def row(r: Any) -> SafeString:
+        if r.days_overdue:
+            when = format_html('<span class="badge text-bg-warning">{} overdue</span>', _days(r.days_overdue))
+        elif r.days_until == 0:
+            when = mark_safe('<span class="badge text-bg-primary">today</span>')
+        else:
+            when = format_html('<span class="text-muted small">in {}</span>', _days(r.days_until))
+        begun = (
+            mark_safe(' <span class="small text-muted">(the rest of a recheck begun)</span>')
+            if r.status.labs_due_on != r.status.next_recheck_due
+            else ""
+        )
+        return format_html(
+            '<tr data-patient="{}"><td><a href="{}">{}</a></td><td>{}</td><td>{} {}</td>'
+            '<td data-testid="labs-to-draw">{}{}</td><td class="text-end"><a class="btn btn-sm btn-outline-primary" '
+            'href="{}?next={}">Enter results</a></td></tr>',
+            r.patient.mrn,
+            cells.chart_url(r.patient.pk),
+            r.patient.full_name,
+            r.patient.mrn,
+            cells.date(r.status.labs_due_on),
+            when,
+            cells.label(analyte_labels, r.status.labs_to_draw),
+            begun,
+            results_url(r.patient.pk),
+            back,
+        )
+
+    return _rows(rows, row, "No lab recheck is due this week.", 5)
