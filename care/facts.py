@@ -7,6 +7,7 @@ import datetime
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -190,33 +191,74 @@ class FactCache:
         return tuple(found)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class BulkRows:
+    """What the bulk loader reads for some patients, before the facts are built from it: the queries'
+    part (`bulk_rows`), which can run on another connection while the previous chunk is evaluated."""
+
+    patient_ids: list[int]
+    injections: list[tuple[int, str]] = field(default_factory=list)  # (patient id, aggregated text)
+    labs: list[tuple[int, str]] = field(default_factory=list)
+    symptoms: list[tuple[int, str]] = field(default_factory=list)
+    causes: dict[int, list[CauseFact]] = field(default_factory=dict)
+    medications: dict[int, list[MedicationFact]] = field(default_factory=dict)
+    patients: list[tuple[Any, ...]] = field(default_factory=list)  # _PATIENT_COLUMNS
+
+
+def bulk_rows(patient_ids: list[int]) -> BulkRows:
+    """The queries of `facts_by_patient_bulk` (PostgreSQL): the many-row tables aggregated by the
+    server into one text a patient (the ids as one array parameter within their range, not a list of
+    parameters), causes, medications and the patients themselves as usual."""
+    if not patient_ids:
+        return BulkRows(patient_ids)
+    first, last = min(patient_ids), max(patient_ids)
+
+    def aggregated(sql: str, model: type, params: list[object]) -> list[tuple[int, str]]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.format(table=model._meta.db_table), params)
+            return cursor.fetchall()
+
+    zone = timezone.get_current_timezone_name()
+    return BulkRows(
+        patient_ids,
+        injections=aggregated(_INJECTIONS_SQL, Injection, [zone, first, last, patient_ids]),
+        labs=aggregated(_LABS_SQL, LabResult, [first, last, patient_ids, list(ANALYTES_READ)]),
+        symptoms=aggregated(_SYMPTOMS_SQL, SymptomCheck, [first, last, patient_ids]),
+        causes=_causes(patient_id__gte=first, patient_id__lte=last),
+        medications=_medications(patient_id__gte=first, patient_id__lte=last),
+        patients=list(Patient.objects.filter(pk__gte=first, pk__lte=last).values_list(*_PATIENT_COLUMNS)),
+    )
+
+
+def facts_from_rows(rows: BulkRows, *, as_of: datetime.date, cache: FactCache | None = None) -> dict[int, Facts]:
+    """Each patient's Facts from what `bulk_rows` read, each distinct fact built once (`cache`)."""
+    cache = cache or FactCache()
+    wanted = set(rows.patient_ids)
+
+    def built(found: list[tuple[int, str]], make: Callable[[str], _Fact]) -> dict[int, tuple]:
+        return {pid: cache.facts(text, make) for pid, text in found if pid in wanted}
+
+    return _assemble(
+        as_of,
+        (row for row in rows.patients if row[0] in wanted),
+        rows.causes,
+        built(rows.injections, _injection),
+        built(rows.labs, _lab),
+        built(rows.symptoms, _symptom),
+        rows.medications,
+    )
+
+
 def facts_by_patient_bulk(
     patient_ids: list[int], *, as_of: datetime.date, cache: FactCache | None = None
 ) -> dict[int, Facts]:
-    """`facts_by_patient`, faster for many patients (the protocol change preview).
+    """`facts_by_patient`, faster for many patients (the daily refresh, the protocol change preview).
 
     On PostgreSQL the many-row tables (injections, labs, symptom checks) come back as one text a
-    patient, aggregated by the server (the ids as one array parameter within their range, not a
-    list of parameters), and each distinct fact is built once (`cache`, shared across the chunks of
-    a run), instead of one Python row and one object a fact. The result is the same
-    (tests/protocols/test_profile_preview.py compares the two on every kind of fact); other
+    patient, aggregated by the server (`bulk_rows`), and each distinct fact is built once (`cache`,
+    shared across the chunks of a run), instead of one Python row and one object a fact. The result is
+    the same (tests/protocols/test_profile_preview.py compares the two on every kind of fact); other
     databases get facts_by_patient itself."""
     if connection.vendor != "postgresql" or not patient_ids:
         return facts_by_patient(patient_ids, as_of=as_of)
-    cache = cache or FactCache()
-    wanted = set(patient_ids)
-    first, last = min(patient_ids), max(patient_ids)
-
-    def aggregated(sql: str, model: type, params: list[object], make: Callable[[str], _Fact]) -> dict[int, tuple]:
-        with connection.cursor() as cursor:
-            cursor.execute(sql.format(table=model._meta.db_table), params)
-            return {pid: cache.facts(text, make) for pid, text in cursor.fetchall() if pid in wanted}
-
-    zone = timezone.get_current_timezone_name()
-    injections = aggregated(_INJECTIONS_SQL, Injection, [zone, first, last, patient_ids], _injection)
-    labs = aggregated(_LABS_SQL, LabResult, [first, last, patient_ids, list(ANALYTES_READ)], _lab)
-    symptoms = aggregated(_SYMPTOMS_SQL, SymptomCheck, [first, last, patient_ids], _symptom)
-    causes = _causes(patient_id__gte=first, patient_id__lte=last)
-    medications = _medications(patient_id__gte=first, patient_id__lte=last)
-    rows = Patient.objects.filter(pk__gte=first, pk__lte=last).values_list(*_PATIENT_COLUMNS)
-    return _assemble(as_of, (row for row in rows if row[0] in wanted), causes, injections, labs, symptoms, medications)
+    return facts_from_rows(bulk_rows(patient_ids), as_of=as_of, cache=cache)

@@ -418,3 +418,36 @@ def test_the_bulk_loader_reads_the_same_facts_as_the_daily_refresh(
     assert len(everything.injections) == 5 and len(everything.labs) == 2 and everything.medications
     assert any("\n" in cause.note for cause in everything.patient.causes)
     assert {lab.unit_entered for lab in everything.labs} == {"pmol/L", "ng/L"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reader_thread_reads_what_the_preview_would_read_itself(
+    postgres_database, small_clinic, clinic_admin, monkeypatch
+) -> None:
+    """Outside a transaction (a Celery task) the chunks' queries run on a reader thread with its own
+    connection, one chunk ahead; inside one (where that connection would not see the data) here, in
+    order. Both give the same preview, chunk after chunk."""
+    import threading
+
+    from django.db import transaction
+
+    from care import preview as previews
+
+    threads: list[str] = []
+    read = previews._read_chunk
+
+    def spy(chunk, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        threads.append(threading.current_thread().name)
+        return read(chunk, **kwargs)
+
+    monkeypatch.setattr(previews, "_read_chunk", spy)
+    profile = ProtocolProfile.objects.get(slug="monthly-cyanocobalamin")
+    new = draft_to_engine(change_draft(profile, clinic_admin, **A_CHANGE))
+    ahead = profile_preview(profile=profile, new=new, as_of=TODAY, chunk_size=2)
+    on_reader, threads[:] = list(threads), []
+    with transaction.atomic():
+        here = profile_preview(profile=profile, new=new, as_of=TODAY, chunk_size=2)
+    assert len(on_reader) == len(threads) >= 4  # several chunks
+    assert all(name.startswith("preview-reader") for name in on_reader)
+    assert threads == [threading.current_thread().name] * len(threads)
+    assert ahead.tally == here.tally and ahead.changes == here.changes and ahead.tally.changed > 0
