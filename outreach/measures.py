@@ -126,7 +126,8 @@ def outreach_measures(
 
 def measures_for(*, clinics: Clinics, since: datetime.date) -> Measures:
     """The measures of the calls to patients of `clinics` from `since` (at each clinic), each call
-    counted under the patient's clinic of today. Four queries (three given a list of clinics)."""
+    counted under the patient's clinic of today. Four queries: three given a list of clinics, one or
+    two when nobody was called."""
     if isinstance(clinics, QuerySet):
         zones = {c.pk: c for c in Clinic.objects.filter(pk__in=clinics.values("pk"))}
     else:  # the clinics themselves (a page that has loaded them already): no query
@@ -144,6 +145,8 @@ def measures_for(*, clinics: Clinics, since: datetime.date) -> Measures:
         ).values_list("patient_id", "patient__clinic_id", "at", "outcome")
     ]
     calls = [call for call in calls if call.day >= since]
+    if not calls:  # nothing to measure: no visits to look up
+        return Measures()
     called = {call.patient_id for call in calls}
     clinic_of = {call.patient_id: call.clinic_id for call in calls}
     visits = [
