@@ -135,7 +135,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # First: it refuses a locked-out user or address before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.ModelBackendOneQuery",  # ModelBackend, its permissions in one query
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

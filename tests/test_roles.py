@@ -132,3 +132,39 @@ def test_every_role_gets_the_permissions_of_later_apps_after_migrate() -> None:
     assert "patients.add_decision" not in perms("nurse")
     assert "patients.add_decision" in perms("physician")
     assert {"reminders.change_remindersettings", "patients.view_decision"} <= perms("clinic_admin")
+
+
+def test_the_backend_reads_the_permissions_django_would_in_one_query(django_assert_num_queries) -> None:
+    """accounts.backends.ModelBackendOneQuery against Django's ModelBackend: the same permissions for a
+    user with roles, one with a permission of their own besides, one with both at once, a superuser,
+    an inactive user and one with nothing; one query, then none (cached for the request)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.backends import ModelBackend
+    from django.contrib.auth.models import Permission
+
+    from accounts.backends import ModelBackendOneQuery
+
+    User = get_user_model()
+    own = Permission.objects.get(codename="view_programme")
+    both = User.objects.create_user("both")
+    both.groups.add(*Group.objects.filter(name__in=[roles.NURSE, roles.PHYSICIAN]))
+    both.user_permissions.add(own, Permission.objects.get(codename="add_patient"))  # one also a role's
+    users = {
+        "roles": User.objects.create_user("roles"),
+        "own only": User.objects.create_user("own"),
+        "both": both,
+        "superuser": User.objects.create_superuser("root"),
+        "inactive": User.objects.create_user("gone", is_active=False),
+        "nothing": User.objects.create_user("none"),
+    }
+    users["roles"].groups.add(Group.objects.get(name=roles.CLINIC_ADMIN))
+    users["own only"].user_permissions.add(own)
+    for name, user in users.items():
+        expected = ModelBackend().get_all_permissions(User.objects.get(pk=user.pk))
+        fresh = User.objects.get(pk=user.pk)
+        with django_assert_num_queries(0 if not fresh.is_active else 1):
+            found = ModelBackendOneQuery().get_all_permissions(fresh)
+        with django_assert_num_queries(0):
+            assert ModelBackendOneQuery().has_perm(fresh, "patients.view_patient") == ("patients.view_patient" in found)
+        assert found == expected, name
+        assert bool(found) == (name not in ("inactive", "nothing")), name
