@@ -6,17 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
 from django.urls import reverse
 
-from accounts.models import Clinic
+from patients.selectors import Clinics
 
 
 @dataclass(frozen=True)
 class DashboardCount:
     label: str  # "unmatched lab result", pluralised with an s
     url_name: str
-    count: Callable[[QuerySet[Clinic]], int]  # for the user's clinics
+    count: Callable[[Clinics], int]  # for the user's clinics (a queryset, or the clinics loaded)
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ def dashboard_count_register(count: DashboardCount) -> None:
     _DASHBOARD_COUNTS[count.url_name] = count
 
 
-def dashboard_counts(*, clinics: QuerySet[Clinic]) -> list[CountShown]:
+def dashboard_counts(*, clinics: Clinics) -> list[CountShown]:
     """The registered counts that are not zero, for these clinics."""
     shown = []
     for entry in _DASHBOARD_COUNTS.values():

@@ -64,7 +64,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "alert_choices": [(rule, RULES[rule].text) for rule in selectors.ALERT_RULES],
             "cause_choices": CauseKind.choices,
             "reminders_failed_count": reminders_failed_count(clinics=loaded),
-            "extension_counts": extensions.dashboard_counts(clinics=clinics),
+            "extension_counts": extensions.dashboard_counts(clinics=loaded),
             "outreach": recent_measures(clinics=loaded, today=timezone.localdate()),
         },
     )

@@ -8,11 +8,18 @@ from django.db.models import Exists, Q, QuerySet
 
 from accounts.models import Clinic
 from labs_in.models import ReceivedResult, ResultStatus
+from patients.selectors import Clinics
 
 
-def _visible(clinics: QuerySet[Clinic]) -> Q:
-    """One condition, no query of its own (an interface serving every clinic: staff of any clinic)."""
-    every_clinic = Q(message__clinic__isnull=True) & Q(Exists(clinics.values("pk")))
+def _visible(clinics: Clinics) -> Q:
+    """One condition, no query of its own (an interface serving every clinic: staff of any clinic).
+    `clinics`: a queryset (a subquery), or the clinics already loaded (their ids)."""
+    if isinstance(clinics, QuerySet):
+        any_clinic: Q = Q(Exists(clinics.values("pk")))
+    else:
+        clinics = [clinic.pk for clinic in clinics]
+        any_clinic = Q(pk__isnull=False) if clinics else Q(pk__in=[])
+    every_clinic = Q(message__clinic__isnull=True) & any_clinic
     return Q(patient__clinic__in=clinics) | (Q(patient__isnull=True) & (Q(message__clinic__in=clinics) | every_clinic))
 
 
@@ -24,7 +31,7 @@ def queue(*, clinics: QuerySet[Clinic], status: str = ResultStatus.PENDING) -> Q
     )
 
 
-def queue_count(*, clinics: QuerySet[Clinic]) -> int:
+def queue_count(*, clinics: Clinics) -> int:
     return ReceivedResult.objects.filter(_visible(clinics), status=ResultStatus.PENDING).count()
 
 

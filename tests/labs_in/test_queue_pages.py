@@ -189,3 +189,20 @@ def test_it_logs_who_read_a_matched_patients_result(
     ReceivedResult.objects.filter(pk=result.pk).update(patient=alice)
     nurse_client.get(reverse("labs_in:result", args=[result.pk]))
     assert AccessEvent.objects.filter(patients=alice, user=nurse).exists()
+
+
+def test_the_queue_is_counted_the_same_for_loaded_clinics_as_for_a_queryset(oru: Callable[..., str]) -> None:
+    """queue_count takes the clinics as a queryset (a subquery) or loaded (the dashboard's): results
+    of a clinic's patients, unmatched ones sent to a clinic, and unmatched ones of an interface that
+    serves every clinic (seen by the staff of any clinic, by nobody without one)."""
+    from labs_in.selectors import queue_count
+
+    north = Clinic.objects.get()
+    south = Clinic.objects.create(name="South", slug="south")
+    message_receive(text=oru(mrn="U-1"), clinic=south)  # unmatched, for South
+    message_receive(text=oru(mrn="U-2"))  # unmatched, an interface of every clinic
+    message_receive(text=oru(mrn="U-3"), clinic=north)
+    for clinics in ([], [north], [south], [north, south]):
+        as_queryset = Clinic.objects.filter(pk__in=[c.pk for c in clinics])
+        assert queue_count(clinics=clinics) == queue_count(clinics=as_queryset), clinics
+    assert [queue_count(clinics=c) for c in ([], [north], [south], [north, south])] == [0, 2, 2, 3]
