@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import html
 import re
 from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
@@ -12,7 +13,6 @@ from django import template
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from care.models import Phase, RecheckLab, Verdict
@@ -147,76 +147,82 @@ def alert_acknowledgement(alert: Any, decisions: Iterable[Any]) -> Any:
     return max(covering, key=lambda d: d.made_at) if covering else None
 
 
-# The dashboard's rows ---------------------------------------------------------------------------------
-# Up to sixty rows a request on the physicians' most opened page: written here with format_html rather
-# than a template loop, which cost some 100 µs a row (a URL tag, filters and variable lookups per cell)
-# and was the page's largest Python cost after its queries (bench/README.md). The same markup as the
-# template had (tests/ui/test_page_rows.py compares the two). What repeats from row to row is
-# worked out once a table: the chart's URL around the patient's id, month names, choice labels.
+# The dashboard's and the worklist's rows -----------------------------------------------------------------
+# Up to a hundred rows a request on the two most opened pages: written here as plain strings rather than
+# a template loop, which cost some 100 µs a row (a URL tag, filters and variable lookups per cell) and
+# was the pages' largest Python cost after their queries (bench/README.md); format_html itself cost
+# some 20 µs a call. Every value is escaped as Django's templates escape (`_e`, the same html.escape);
+# tests/ui/test_page_rows.py compares the markup with the template loops it replaced, on names that
+# need escaping. What repeats from row to row is worked out once a table: the URLs around the
+# patient's id, dates, choice labels.
+
+
+def _e(value: object) -> str:
+    """Escaped as Django's autoescape escapes (django.utils.html.escape is html.escape of str())."""
+    return html.escape(str(value))
 
 
 class _Cells:
-    """Cell values for one table's rows, the repeated parts computed once."""
+    """Cell values for one table's rows, escaped, the repeated parts computed once."""
 
     _MARK = 987654321
 
     def __init__(self) -> None:
-        self.chart_url = self._url("patient_detail")
-        self.acknowledge_url = self._url("decision_create", "acknowledge")
+        self.chart_url = self.url("patient_detail")
         self.labels: dict[object, str] = {}
         self.days: dict[datetime.date | None, str] = {}
 
     @classmethod
-    def _url(cls, name: str, *rest: str) -> Callable[[int], str]:
-        """reverse(name, args=[patient_id, *rest]) for any id: reversed once, the id put in its place."""
-        before, after = reverse(name, args=[cls._MARK, *rest]).split(str(cls._MARK))
+    def url(cls, name: str, *rest: str) -> Callable[[int], str]:
+        """reverse(name, args=[patient_id, *rest]) for any id, escaped: reversed once, the id put in its
+        place."""
+        before, after = _e(reverse(name, args=[cls._MARK, *rest])).split(str(cls._MARK))
         return lambda patient_id: f"{before}{int(patient_id)}{after}"
 
     def date(self, day: datetime.date | None) -> str:
         if day not in self.days:
-            self.days[day] = readable_date(day)
+            self.days[day] = _e(readable_date(day))
         return self.days[day]
 
     def label(self, make: Callable[[Any], str], value: Any) -> str:
         key = (make, tuple(value) if isinstance(value, list) else value)
         if key not in self.labels:
-            self.labels[key] = make(value)
+            self.labels[key] = _e(make(value))
         return self.labels[key]
 
-    def patient(self, patient: Any, *, below: bool) -> SafeString:
+    def patient(self, patient: Any, *, below: bool) -> str:
         """The patient's name linking to the chart, the record number beside it or below it."""
-        mrn = '<div class="small text-muted">{}</div>' if below else ' <span class="small text-muted">{}</span>'
-        return format_html(
-            '<td><a href="{}">{}</a>' + mrn + "</td>", self.chart_url(patient.pk), patient.full_name, patient.mrn
+        name, mrn = _e(patient.full_name), _e(patient.mrn)
+        after = (
+            f'<div class="small text-muted">{mrn}</div>' if below else f' <span class="small text-muted">{mrn}</span>'
         )
+        return f'<td><a href="{self.chart_url(patient.pk)}">{name}</a>{after}</td>'
 
 
 def _days(n: int) -> str:
     return f"{n} day{'' if n == 1 else 's'}"
 
 
-def _rows(rows: Iterable[Any], row: Callable[[Any], SafeString], empty: str, columns: int) -> SafeString:
-    html = format_html_join("\n", "{}", ((row(r),) for r in rows))
-    return html or format_html('<tr><td colspan="{}" class="text-muted">{}</td></tr>', columns, empty)
+def _rows(rows: Iterable[str], empty: str, columns: int) -> SafeString:
+    html_rows = "\n".join(rows)
+    return mark_safe(html_rows or f'<tr><td colspan="{columns}" class="text-muted">{_e(empty)}</td></tr>')
 
 
 @register.simple_tag
 def injection_rows(rows: Iterable[Any], empty: str) -> SafeString:
     """Injections overdue or lost to follow-up (care.selectors.InjectionDue)."""
     cells = _Cells()
-
-    def row(r: Any) -> SafeString:
-        return format_html(
-            '<tr data-patient="{}">{}<td>{}</td><td><span class="badge text-bg-danger">{}</span></td>'
-            '<td class="small">{}</td></tr>',
-            r.patient.mrn,
-            cells.patient(r.patient, below=False),
-            cells.date(r.status.next_injection_due),
-            _days(r.days_overdue),
-            cells.label(verdict_label, r.status.verdict),
-        )
-
-    return _rows(rows, row, empty, 4)
+    return _rows(
+        (
+            f'<tr data-patient="{_e(r.patient.mrn)}">{cells.patient(r.patient, below=False)}'
+            f"<td>{cells.date(r.status.next_injection_due)}</td>"
+            f'<td><span class="badge text-bg-danger">{_days(r.days_overdue)}</span></td>'
+            f'<td class="small">{cells.label(verdict_label, r.status.verdict)}</td></tr>'
+            for r in rows
+        ),
+        empty,
+        4,
+    )
 
 
 @register.simple_tag
@@ -224,151 +230,113 @@ def recheck_rows(overdue: Iterable[Any], soon: Iterable[Any], empty: str) -> Saf
     """Rechecks overdue, then due soon (care.selectors.RecheckDue)."""
     cells = _Cells()
 
-    def row(r: Any, name: str, when: SafeString) -> SafeString:
-        return format_html(
-            '<tr data-patient="{}" data-list="{}">{}<td>{} {}</td><td class="small">{}</td></tr>',
-            r.patient.mrn,
-            name,
-            cells.patient(r.patient, below=False),
-            cells.date(r.status.next_recheck_due),
-            when,
-            cells.label(lab_labels, r.status.recheck_labs),
+    def row(r: Any, name: str, when: str) -> str:
+        return (
+            f'<tr data-patient="{_e(r.patient.mrn)}" data-list="{name}">{cells.patient(r.patient, below=False)}'
+            f"<td>{cells.date(r.status.next_recheck_due)} {when}</td>"
+            f'<td class="small">{cells.label(lab_labels, r.status.recheck_labs)}</td></tr>'
         )
 
     late = [
-        row(
-            r,
-            "rechecks_overdue",
-            format_html('<span class="badge text-bg-warning">{} overdue</span>', _days(r.days_overdue)),
-        )
+        row(r, "rechecks_overdue", f'<span class="badge text-bg-warning">{_days(r.days_overdue)} overdue</span>')
         for r in overdue
     ]
-    coming = [
-        row(r, "rechecks_soon", format_html('<span class="small text-muted">in {}</span>', _days(r.days_until)))
-        for r in soon
-    ]
-    return _rows([*late, *coming], lambda html: html, empty, 3)
+    coming = [row(r, "rechecks_soon", f'<span class="small text-muted">in {_days(r.days_until)}</span>') for r in soon]
+    return _rows([*late, *coming], empty, 3)
 
 
 @register.simple_tag
 def alert_rows(rows: Iterable[Any], can_acknowledge: bool, empty: str) -> SafeString:
     """Unacknowledged high and medium alerts (care.selectors.AlertRow), with the acknowledge button for
     those who may record a decision."""
-    cells = _Cells()
+    cells, acknowledge_url = _Cells(), _Cells.url("decision_create", "acknowledge")
 
-    def row(r: Any) -> SafeString:
+    def row(r: Any) -> str:
         alert = r.alert
+        rule = _e(alert["rule"])
         button = (
-            format_html(
-                '<a class="btn btn-sm btn-outline-secondary" href="{}?alert={}">Acknowledge</a>',
-                cells.acknowledge_url(r.patient.pk),
-                alert["rule"],
-            )
+            f'<a class="btn btn-sm btn-outline-secondary" href="{acknowledge_url(r.patient.pk)}?alert={rule}">'
+            "Acknowledge</a>"
             if can_acknowledge
             else ""
         )
-        return format_html(
-            '<tr data-patient="{}" data-rule="{}">{}<td><span class="badge {}">{}</span> <span class="small">{}</span>'
-            '<div class="small text-muted">{}</div></td><td class="small">{}</td><td>{}</td></tr>',
-            r.patient.mrn,
-            alert["rule"],
-            cells.patient(r.patient, below=True),
-            severity_class(alert["severity"]),
-            alert["severity"],
-            readable(alert["message"]),
-            alert["rule"],
-            cells.date(r.care_alert.since),
-            button,
+        return (
+            f'<tr data-patient="{_e(r.patient.mrn)}" data-rule="{rule}">{cells.patient(r.patient, below=True)}'
+            f'<td><span class="badge {_e(severity_class(alert["severity"]))}">{_e(alert["severity"])}</span> '
+            f'<span class="small">{_e(readable(alert["message"]))}</span>'
+            f'<div class="small text-muted">{rule}</div></td>'
+            f'<td class="small">{cells.date(r.care_alert.since)}</td><td>{button}</td></tr>'
         )
 
-    return _rows(rows, row, empty, 4)
+    return _rows(map(row, rows), empty, 4)
 
 
 @register.simple_tag
 def oral_candidate_rows(statuses: Iterable[Any], empty: str) -> SafeString:
     """Oral-switch candidates awaiting a decision (care statuses)."""
     cells = _Cells()
-
-    def row(status: Any) -> SafeString:
-        return format_html(
-            '<tr data-patient="{}">{}<td>{}</td><td><a class="btn btn-sm btn-outline-success" href="{}#decisions">'
-            "Review</a></td></tr>",
-            status.patient.mrn,
-            cells.patient(status.patient, below=True),
-            floatformat(status.latest_b12, 0),
-            cells.chart_url(status.patient.pk),
-        )
-
-    return _rows(statuses, row, empty, 3)
-
-
-# The worklist's rows: up to a hundred a request (fifty a list), written as the dashboard's are.
+    return _rows(
+        (
+            f'<tr data-patient="{_e(status.patient.mrn)}">{cells.patient(status.patient, below=True)}'
+            f"<td>{_e(floatformat(status.latest_b12, 0))}</td>"
+            f'<td><a class="btn btn-sm btn-outline-success" href="{cells.chart_url(status.patient.pk)}#decisions">'
+            "Review</a></td></tr>"
+            for status in statuses
+        ),
+        empty,
+        3,
+    )
 
 
 @register.simple_tag
 def worklist_injection_rows(rows: Iterable[Any], back: str) -> SafeString:
     """Injections due today or overdue (care.selectors.InjectionDue), each with its button to log one
     (coming `back` to the worklist)."""
-    cells, log_url = _Cells(), _Cells._url("injection_create")
+    cells, log_url, back = _Cells(), _Cells.url("injection_create"), _e(back)
 
-    def row(r: Any) -> SafeString:
+    def row(r: Any) -> str:
         status = (
-            format_html('<span class="badge text-bg-danger">{} overdue</span>', _days(r.days_overdue))
+            f'<span class="badge text-bg-danger">{_days(r.days_overdue)} overdue</span>'
             if r.days_overdue
-            else mark_safe('<span class="badge text-bg-primary">Due today</span>')
+            else '<span class="badge text-bg-primary">Due today</span>'
         )
-        return format_html(
-            '<tr data-patient="{}"><td><a href="{}">{}</a></td><td>{}</td>'
-            '<td class="d-none d-sm-table-cell">{}</td><td class="text-nowrap">{}</td><td>{}</td>'
-            '<td class="text-end"><a class="btn btn-sm btn-primary" href="{}?next={}" aria-label="Log injection for {}">'
-            'Log<span class="d-none d-sm-inline"> injection</span></a></td></tr>',
-            r.patient.mrn,
-            cells.chart_url(r.patient.pk),
-            r.patient.full_name,
-            r.patient.mrn,
-            cells.label(phase_label, r.status.phase),
-            cells.date(r.status.next_injection_due),
-            status,
-            log_url(r.patient.pk),
-            back,
-            r.patient.full_name,
+        name, mrn = _e(r.patient.full_name), _e(r.patient.mrn)
+        return (
+            f'<tr data-patient="{mrn}"><td><a href="{cells.chart_url(r.patient.pk)}">{name}</a></td><td>{mrn}</td>'
+            f'<td class="d-none d-sm-table-cell">{cells.label(phase_label, r.status.phase)}</td>'
+            f'<td class="text-nowrap">{cells.date(r.status.next_injection_due)}</td><td>{status}</td>'
+            f'<td class="text-end"><a class="btn btn-sm btn-primary" href="{log_url(r.patient.pk)}?next={back}" '
+            f'aria-label="Log injection for {name}">Log<span class="d-none d-sm-inline"> injection</span></a></td></tr>'
         )
 
-    return _rows(rows, row, "No injection is due today.", 6)
+    return _rows(map(row, rows), "No injection is due today.", 6)
 
 
 @register.simple_tag
 def worklist_recheck_rows(rows: Iterable[Any], back: str) -> SafeString:
     """Lab rechecks due (care.selectors.RecheckDue, by the date their labs are due), with the labs
     still to draw and the button to enter results."""
-    cells, results_url = _Cells(), _Cells._url("lab_panel_create")
+    cells, results_url, back = _Cells(), _Cells.url("lab_panel_create"), _e(back)
 
-    def row(r: Any) -> SafeString:
+    def row(r: Any) -> str:
         if r.days_overdue:
-            when = format_html('<span class="badge text-bg-warning">{} overdue</span>', _days(r.days_overdue))
+            when = f'<span class="badge text-bg-warning">{_days(r.days_overdue)} overdue</span>'
         elif r.days_until == 0:
-            when = mark_safe('<span class="badge text-bg-primary">today</span>')
+            when = '<span class="badge text-bg-primary">today</span>'
         else:
-            when = format_html('<span class="text-muted small">in {}</span>', _days(r.days_until))
+            when = f'<span class="text-muted small">in {_days(r.days_until)}</span>'
         begun = (
-            mark_safe(' <span class="small text-muted">(the rest of a recheck begun)</span>')
+            ' <span class="small text-muted">(the rest of a recheck begun)</span>'
             if r.status.labs_due_on != r.status.next_recheck_due
             else ""
         )
-        return format_html(
-            '<tr data-patient="{}"><td><a href="{}">{}</a></td><td>{}</td><td>{} {}</td>'
-            '<td data-testid="labs-to-draw">{}{}</td><td class="text-end"><a class="btn btn-sm btn-outline-primary" '
-            'href="{}?next={}">Enter results</a></td></tr>',
-            r.patient.mrn,
-            cells.chart_url(r.patient.pk),
-            r.patient.full_name,
-            r.patient.mrn,
-            cells.date(r.status.labs_due_on),
-            when,
-            cells.label(analyte_labels, r.status.labs_to_draw),
-            begun,
-            results_url(r.patient.pk),
-            back,
+        name, mrn = _e(r.patient.full_name), _e(r.patient.mrn)
+        return (
+            f'<tr data-patient="{mrn}"><td><a href="{cells.chart_url(r.patient.pk)}">{name}</a></td><td>{mrn}</td>'
+            f"<td>{cells.date(r.status.labs_due_on)} {when}</td>"
+            f'<td data-testid="labs-to-draw">{cells.label(analyte_labels, r.status.labs_to_draw)}{begun}</td>'
+            f'<td class="text-end"><a class="btn btn-sm btn-outline-primary" href="{results_url(r.patient.pk)}'
+            f'?next={back}">Enter results</a></td></tr>'
         )
 
-    return _rows(rows, row, "No lab recheck is due this week.", 5)
+    return _rows(map(row, rows), "No lab recheck is due this week.", 5)
