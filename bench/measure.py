@@ -169,62 +169,61 @@ def queries(patient_id: str) -> dict[str, object]:
     return counts
 
 
+_STATUS_ROW = """c.id, c.patient_id, c.next_injection_due, c.next_recheck_due, c.recheck_labs, c.verdict,
+    c.verdict_rules, c.latest_b12, p.id, p.mrn, p.given_name, p.family_name, p.birth_date"""
+_ACTIVE = "c.patient_active AND c.clinic_id IN ({clinics})"
+_BY_DUE = "c.next_injection_due, p.family_name, p.given_name, c.id"
+_BY_RECHECK = "c.next_recheck_due, p.family_name, p.given_name, c.id"
+_COVERED = """EXISTS (SELECT 1 FROM clinic_decision d WHERE d.patient_id = a.patient_id AND d.kind = 'alert_acknowledged'
+    AND d.alert_rule = a.rule AND d.alert_since >= a.since)"""
+_AWAITING_ORAL = """c.verdict = 'oral_switch_candidate' AND c.phase <> 'oral' AND NOT EXISTS (
+    SELECT 1 FROM clinic_decision d WHERE d.patient_id = c.patient_id AND d.kind = 'oral_switch_declined'
+       AND NOT EXISTS (SELECT 1 FROM patients_labresult l WHERE l.patient_id = d.patient_id
+                          AND l.entered_at > d.made_at AND l.voided_at IS NULL))"""
 DASHBOARD_SQL = [
-    # The dashboard's counts and lists (10 rows each, as care.selectors.LIST_LIMIT), written by hand against the same tables and
-    # indexes: the floor that the ORM, the Python and the template stand on.
-    """SELECT count(*) FILTER (WHERE next_injection_due < %(today)s AND next_injection_due >= %(lost)s),
-              count(*) FILTER (WHERE next_injection_due < %(lost)s),
-              count(*) FILTER (WHERE next_recheck_due BETWEEN %(today)s AND %(soon)s),
-              count(*) FILTER (WHERE next_recheck_due < %(today)s)
-         FROM protocols_carestatus WHERE patient_active""",
-    """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_injection_due, c.verdict
-         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
-        WHERE c.patient_active AND c.next_injection_due < %(today)s AND c.next_injection_due >= %(lost)s
-        ORDER BY c.next_injection_due, p.family_name, p.given_name, c.id LIMIT 10""",
-    """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_injection_due, c.verdict
-         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
-        WHERE c.patient_active AND c.next_injection_due < %(lost)s
-        ORDER BY c.next_injection_due, p.family_name, p.given_name, c.id LIMIT 10""",
-    """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_recheck_due, c.recheck_labs
-         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
-        WHERE c.patient_active AND c.next_recheck_due BETWEEN %(today)s AND %(soon)s
-        ORDER BY c.next_recheck_due, p.family_name, p.given_name, c.id LIMIT 10""",
-    """SELECT p.id, p.given_name, p.family_name, p.mrn, c.next_recheck_due, c.recheck_labs
-         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
-        WHERE c.patient_active AND c.next_recheck_due < %(today)s
-        ORDER BY c.next_recheck_due, p.family_name, p.given_name, c.id LIMIT 10""",
-    """SELECT count(*) FROM protocols_carestatus c JOIN patients_regimen r ON r.patient_id = c.patient_id
-        WHERE c.patient_active AND c.verdict = 'oral_switch_candidate' AND r.oral_since IS NULL""",
-    """SELECT p.id, p.given_name, p.family_name, p.mrn, c.latest_b12
-         FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
-         JOIN patients_regimen r ON r.patient_id = p.id
-        WHERE c.patient_active AND c.verdict = 'oral_switch_candidate' AND r.oral_since IS NULL
-        ORDER BY p.family_name, p.given_name LIMIT 10""",
+    # The dashboard's counts and lists for the user's clinics (10 rows each, as care.selectors.LIST_LIMIT),
+    # written by hand with the same conditions, columns and order as the page's statements
+    # (care.selectors): the floor that Django, the Python and the template stand on.
+    f"""SELECT count(c.patient_id) FILTER (WHERE c.next_injection_due < %(today)s AND c.next_injection_due >= %(lost)s),
+              count(c.patient_id) FILTER (WHERE c.next_injection_due < %(lost)s),
+              count(c.patient_id) FILTER (WHERE c.next_recheck_due >= %(today)s AND c.next_recheck_due <= %(soon)s),
+              count(c.patient_id) FILTER (WHERE c.next_recheck_due < %(today)s)
+         FROM protocols_carestatus c WHERE {_ACTIVE}""",
+    f"SELECT count(*) FROM protocols_carestatus c WHERE {_ACTIVE} AND {_AWAITING_ORAL}",
     # The unacknowledged alerts by severity: every alert, less the acknowledged ones found from the
-    # acknowledgements' side (as care.selectors counts them; the anti-join took about 4 times as long).
-    """SELECT a.severity, count(*) FROM protocols_carealert a WHERE a.severity >= 2 GROUP BY a.severity""",
-    """SELECT a.severity, count(*) FROM protocols_carealert a
-        WHERE a.severity >= 2
+    # acknowledgements' side (the anti-join took about 4 times as long).
+    """SELECT a.severity, count(a.severity) FROM protocols_carealert a
+        WHERE a.clinic_id IN ({clinics}) AND a.severity >= 2 GROUP BY a.severity""",
+    f"""SELECT a.severity, count(a.severity) FROM protocols_carealert a
+        WHERE a.clinic_id IN ({{clinics}}) AND a.severity >= 2
           AND a.patient_id IN (SELECT patient_id FROM clinic_decision WHERE kind = 'alert_acknowledged')
-          AND EXISTS (
-              SELECT 1 FROM clinic_decision d WHERE d.patient_id = a.patient_id AND d.kind = 'alert_acknowledged'
-                 AND d.alert_rule = a.rule AND d.alert_since >= a.since)
-        GROUP BY a.severity""",
-    """SELECT p.id, p.given_name, p.family_name, p.mrn, a.rule, a.severity, a.since, a.message
+          AND {_COVERED} GROUP BY a.severity""",
+    *(
+        f"""SELECT {_STATUS_ROW} FROM protocols_carestatus c JOIN patients_patient p ON p.id = c.patient_id
+            WHERE {_ACTIVE} AND {condition} ORDER BY {order} LIMIT 10"""
+        for condition, order in (
+            ("c.next_injection_due < %(today)s AND c.next_injection_due >= %(lost)s", _BY_DUE),
+            ("c.next_injection_due < %(lost)s", _BY_DUE),
+            ("c.next_recheck_due >= %(today)s AND c.next_recheck_due <= %(soon)s", _BY_RECHECK),
+            ("c.next_recheck_due < %(today)s", _BY_RECHECK),
+            (_AWAITING_ORAL, "p.family_name, p.given_name, c.id"),
+        )
+    ),
+    f"""SELECT a.id, a.patient_id, a.rule, a.severity, a.since, a.message,
+               p.id, p.mrn, p.given_name, p.family_name, p.birth_date
          FROM protocols_carealert a JOIN patients_patient p ON p.id = a.patient_id
-        WHERE a.severity >= 2 AND NOT EXISTS (
-              SELECT 1 FROM clinic_decision d WHERE d.patient_id = a.patient_id AND d.kind = 'alert_acknowledged'
-                 AND d.alert_rule = a.rule AND d.alert_since >= a.since)
+        WHERE a.clinic_id IN ({{clinics}}) AND a.severity >= 2 AND NOT {_COVERED}
         ORDER BY a.severity DESC, a.since, a.id LIMIT 10""",
     # The cards the dashboard has shown since issues 14, 15 and 17: reminders that failed for good,
-    # unmatched lab results waiting in the queue, and the outreach measures of this month and the last
-    # (the clinics' time zones, then the calls since the first of last month).
+    # unmatched lab results waiting in the queue, the outreach measures of this month and the last.
     """SELECT count(*) FROM reminders_reminder r JOIN patients_patient p ON p.id = r.patient_id
-        WHERE r.status = 'failed'""",
-    """SELECT count(*) FROM labs_in_receivedresult WHERE status = 'pending'""",
-    """SELECT id, name, time_zone FROM accounts_clinic ORDER BY name""",
+        WHERE r.status = 'failed' AND p.clinic_id IN ({clinics})""",
+    """SELECT count(*) FROM labs_in_receivedresult r LEFT JOIN patients_patient p ON p.id = r.patient_id
+         JOIN labs_in_receivedmessage m ON m.id = r.message_id
+        WHERE r.status = 'pending' AND (p.clinic_id IN ({clinics})
+              OR (r.patient_id IS NULL AND (m.clinic_id IN ({clinics}) OR m.clinic_id IS NULL)))""",
     """SELECT c.patient_id, p.clinic_id, c.at, c.outcome FROM outreach_contactattempt c
-         JOIN patients_patient p ON p.id = c.patient_id WHERE c.at >= %(month)s""",
+         JOIN patients_patient p ON p.id = c.patient_id WHERE c.at >= %(month)s AND p.clinic_id IN ({clinics})""",
 ]
 
 
@@ -247,11 +246,15 @@ def sql(requests: str = "200") -> dict[str, object]:
             report_since(today, 2), datetime.time(0), tzinfo=timezone.get_current_timezone()
         ),
     }
+    from accounts.clinics import clinics_of
+
+    clinics = ", ".join(str(pk) for pk in clinics_of(_physician()).values_list("pk", flat=True))
+    statements = [statement.format(clinics=clinics) for statement in DASHBOARD_SQL]
     timings = []
     with connection.cursor() as cursor:
         for _ in range(5 + int(requests)):  # 5 warm-up runs, as the page has 5 warm-up requests
             started = time.perf_counter()
-            for statement in DASHBOARD_SQL:
+            for statement in statements:
                 cursor.execute(statement, params)
                 cursor.fetchall()
             timings.append(time.perf_counter() - started)
