@@ -52,7 +52,12 @@ def clinic_context(clinic: Clinic | None = None) -> dict[str, str]:
 
 def sender() -> str:
     """DEFAULT_FROM_EMAIL's address under CLINIC_EMAIL_NAME (its own name may name a condition)."""
-    return formataddr((settings.CLINIC_EMAIL_NAME, parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "clinic@localhost"))
+    return _sender(settings.CLINIC_EMAIL_NAME, settings.DEFAULT_FROM_EMAIL)
+
+
+@functools.lru_cache(maxsize=16)
+def _sender(name: str, default_from: str) -> str:
+    return formataddr((name, parseaddr(default_from)[1] or "clinic@localhost"))
 
 
 def render_email(template: str, context: Mapping[str, Any], *, slots: Collection[str] = ()) -> tuple[str, str, str]:
