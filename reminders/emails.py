@@ -69,21 +69,22 @@ def render_email(template: str, context: Mapping[str, Any], *, slots: Collection
     values = {**clinic_context(), **context}
     templates = tuple(get_template(f"emails/{template}_{part}") for part in ("subject.txt", "body.txt", "body.html"))
     filled = {name: values[name] for name in slots if isinstance(values.get(name), str) and values[name]}
-    if any("\x00" in value for value in filled.values()):
-        filled = {}  # never from the database (PostgreSQL text has no NUL); a marker's look-alike: in full
+    if not filled or any("\x00" in value for value in filled.values()):
+        # Nothing to fill in (the staff digest), or a marker's look-alike (never from the database:
+        # PostgreSQL text has no NUL): rendered in full.
+        return _render(templates, values)
     # The loaded templates (the cached loader's, the same objects until they are reloaded).
     loaded = tuple(one.template for one in templates)
     try:
         key = (template, frozenset((name, value) for name, value in values.items() if name not in filled))
         skeleton = _SKELETONS.get(key)
     except TypeError:  # a value that cannot be a key: rendered in full
-        key, skeleton = None, None
+        return _render(templates, values)
     if skeleton is None or skeleton.templates != loaded:
         rendered = _render(templates, values)
-        if key is not None and filled:
-            if len(_SKELETONS) >= _SKELETONS_KEPT:
-                _SKELETONS.clear()
-            _SKELETONS[key] = _Skeleton.of(templates, loaded, values, filled, rendered)
+        if len(_SKELETONS) >= _SKELETONS_KEPT:
+            _SKELETONS.clear()
+        _SKELETONS[key] = _Skeleton.of(templates, loaded, values, filled, rendered)
         return rendered
     return skeleton.fill(filled) or _render(templates, values)
 

@@ -149,6 +149,17 @@ def test_a_template_that_changes_a_value_is_rendered_in_full(monkeypatch: pytest
     assert [skeleton.usable for skeleton in emails._SKELETONS.values()] == [False]
 
 
+def test_a_reloaded_template_makes_its_skeleton_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.template import engines
+
+    current = [engines["django"].from_string("Hi {{ given_name }}")]
+    monkeypatch.setattr(emails, "get_template", lambda name: current[0])
+    for name in ("ada", "bo"):
+        assert emails.render_email("x", {"given_name": name}, slots=("given_name",))[1] == f"Hi {name}"
+    current[0] = engines["django"].from_string("Hello {{ given_name }}")
+    assert emails.render_email("x", {"given_name": "cy"}, slots=("given_name",))[1] == "Hello cy"
+
+
 def test_the_opt_out_link_is_the_reversed_page_with_the_signed_token() -> None:
     patient = Patient(reminder_key=uuid.uuid4())
     url = optout.unsubscribe_url(patient)
