@@ -176,7 +176,7 @@ _BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))  # as email.generator's
 # Printable ASCII and spaces, and line breaks followed by a space (Django folds a long subject so).
 _PRINTABLE = re.compile(r"(?:[ -~]|\n(?= ))*")
 _PLAIN_HEADER = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words, single spaces
-_WORD = re.compile(r"[^ ;,\r\n]+")  # what compat32's folding never splits (it splits at spaces, after ; and ,)
+_WORD = re.compile(r"[^ ;,\r\n]+")  # what compat32's folding never splits
 
 
 @functools.lru_cache(maxsize=4096)  # a subject's shape changes with the date's words: hundreds a clinic
@@ -189,12 +189,13 @@ def _fold(name: str, value: str, linesep: str, max_line_length: int | None, cte_
 def _fold_binary(policy: email_policy.Compat32, name: str, value: object) -> bytes:
     """policy.fold_binary(name, value), cheaper for the compat32 policy Django's messages use.
 
-    A printable ASCII value is folded by compat32 where it has spaces, semicolons, commas and line
-    breaks, by the lengths of the runs between them, never inside a run. So it is folded once for each shape, with
-    every run written as so many "x", and the value's own runs put back: the subject, the boundary, the
-    opt-out link differ from message to message, their shapes hardly. A value of words that fits on
-    the line is written as it is. Anything else (a Header object for a non-ASCII value, a tab, a line
-    break not followed by a space) goes to the policy itself. tests/reminders/test_wire.py compares all three with it."""
+    compat32 folds a printable ASCII value where it has spaces, semicolons, commas and line breaks, by
+    the lengths of the runs between them, never inside a run. So a value is folded once for each shape
+    (every run written as so many "x"), and its own runs are put back: the subject, the boundary and
+    the opt-out link differ from message to message, their shapes hardly. A value of words that fits
+    on the line is written as it is. Anything else (a Header object for a non-ASCII value, a tab, a
+    line break not followed by a space) goes to the policy itself. tests/reminders/test_wire.py
+    compares all three with the policy."""
     if type(policy) is not email_policy.Compat32 or not isinstance(value, str) or not _PRINTABLE.fullmatch(value):
         return policy.fold_binary(name, value)
     if (

@@ -38,7 +38,7 @@ def _unsubscribe_path(urlconf: object, script_prefix: str) -> tuple[str, str]:
 
 def unsubscribe_url(patient: Patient) -> str:
     """SITE_URL and the reversed path of the opt-out page with the patient's token, with the path
-    reversed once rather than for every email (the same string: test_content.py)."""
+    reversed once rather than for every email (the same string: tests/reminders/test_wire.py)."""
     token = unsubscribe_token(patient)
     if not _TOKEN.fullmatch(token):
         return settings.SITE_URL + reverse("reminders:unsubscribe", args=[token])

@@ -91,7 +91,7 @@ def _obsolete_reason(reminder: Reminder, status: CareStatus | None, today: datet
 
 def _events(reminder_ids: Iterable[int], status: str, note: str, now: datetime.datetime) -> None:
     """One event each, in the ids' order. On PostgreSQL one INSERT from the array of ids: the send batch
-    writes two a reminder (sending, sent), and a model instance each cost more than the email's mark."""
+    writes two a reminder (sending, sent), some 50 µs an email as bulk_create's model instances, 5 so."""
     ids = list(reminder_ids)
     if not ids:
         return
