@@ -382,7 +382,7 @@ def email_costs(count: str = "1000") -> dict[str, object]:
 
     outbound = dataclasses.replace(REMINDERS, build=timed("render", REMINDERS.build))
     sending._mark_accepted = timed("db_mark", sending._mark_accepted)
-    emails.Session.send = timed("smtp", emails.Session.send)  # the MIME bytes are made in here
+    emails.Session.send = timed("smtp", emails.Session.send)  # the MIME bytes are made in here (wire_bytes)
     ids = _reset_sent()[: int(count)]
     with connection.cursor() as cursor:  # the database server's process serving this one
         cursor.execute("SELECT pg_backend_pid()")
@@ -397,7 +397,7 @@ def email_costs(count: str = "1000") -> dict[str, object]:
     messages = [REMINDERS.build(row, timezone.now()) for row in rows]
     started = time.perf_counter()
     for message in messages:
-        message.message().as_bytes(linesep="\r\n")
+        emails.wire_bytes(message)  # the bytes Session.send hands over
     mime = time.perf_counter() - started
     per = {
         "render": spent["render"],

@@ -4,17 +4,29 @@ text, HTML) under templates/emails/, assembled here."""
 from __future__ import annotations
 
 import datetime
+import functools
+import random
+import re
 import smtplib
+import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from email import policy as email_policy
+from email.generator import BytesGenerator
+from email.message import Message
 from email.mime.text import MIMEText
 from email.utils import formataddr, parseaddr
+from io import BytesIO
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.template.loader import render_to_string
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
+from django.template.loader import get_template
+from django.utils.html import escape
 
 from accounts.models import Clinic
 from outreach.models import Appointment, AppointmentKind, AppointmentStatus
@@ -40,16 +52,95 @@ def clinic_context(clinic: Clinic | None = None) -> dict[str, str]:
 
 def sender() -> str:
     """DEFAULT_FROM_EMAIL's address under CLINIC_EMAIL_NAME (its own name may name a condition)."""
-    return formataddr((settings.CLINIC_EMAIL_NAME, parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "clinic@localhost"))
+    return _sender(settings.CLINIC_EMAIL_NAME, settings.DEFAULT_FROM_EMAIL)
 
 
-def render_email(template: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(subject, text, html) from emails/<template>_subject.txt, _body.txt and _body.html."""
+@functools.lru_cache(maxsize=16)
+def _sender(name: str, default_from: str) -> str:
+    return formataddr((name, parseaddr(default_from)[1] or "clinic@localhost"))
+
+
+def render_email(template: str, context: Mapping[str, Any], *, slots: Collection[str] = ()) -> tuple[str, str, str]:
+    """(subject, text, html) from emails/<template>_subject.txt, _body.txt and _body.html.
+
+    `slots`: the context's names whose values change from email to email (the patient's name, the
+    date, the opt-out link) and that the templates only print. See `_Skeleton`: the three templates are
+    rendered once for each set of the other values, and each email's values put in their places."""
     values = {**clinic_context(), **context}
-    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", values).split())
-    text = render_to_string(f"emails/{template}_body.txt", values)
-    html = render_to_string(f"emails/{template}_body.html", values)
-    return subject, text, html
+    templates = tuple(get_template(f"emails/{template}_{part}") for part in ("subject.txt", "body.txt", "body.html"))
+    filled = {name: values[name] for name in slots if isinstance(values.get(name), str) and values[name]}
+    if not filled or any("\x00" in value for value in filled.values()):
+        # Nothing to fill in (the staff digest), or a marker's look-alike (never from the database:
+        # PostgreSQL text has no NUL): rendered in full.
+        return _render(templates, values)
+    # The loaded templates (the cached loader's, the same objects until they are reloaded).
+    loaded = tuple(one.template for one in templates)
+    try:
+        key = (template, frozenset((name, value) for name, value in values.items() if name not in filled))
+        skeleton = _SKELETONS.get(key)
+    except TypeError:  # a value that cannot be a key: rendered in full
+        return _render(templates, values)
+    if skeleton is None or skeleton.templates != loaded:
+        rendered = _render(templates, values)
+        if len(_SKELETONS) >= _SKELETONS_KEPT:
+            _SKELETONS.clear()
+        _SKELETONS[key] = _Skeleton.of(templates, loaded, values, filled, rendered)
+        return rendered
+    return skeleton.fill(filled) or _render(templates, values)
+
+
+def _render(templates: tuple[Any, ...], values: Mapping[str, Any]) -> tuple[str, str, str]:
+    subject, text, html = (template.render(values) for template in templates)
+    return " ".join(subject.split()), text, html
+
+
+# A slot's marker: a NUL never comes out of a template or a value; the "&" tells, once rendered, whether
+# the template escaped it ("&amp;": HTML, and the subject, which Django autoescapes too) or not.
+_SLOT = "\x00{}&\x00"
+_ESCAPED_SLOT = "\x00{}&amp;\x00"
+_SKELETONS: dict[tuple[object, ...], _Skeleton] = {}
+_SKELETONS_KEPT = 256  # per clinic, kind of visit and branch of the templates: a handful in practice
+
+
+@dataclass(frozen=True)
+class _Skeleton:
+    """The three templates rendered with a marker in place of each slot's value; `fill` writes an
+    email's values (escaped where the template escaped the marker) into the markers' places.
+
+    Exact only for values the templates print as they are (no filter, no test other than being
+    non-empty, which every slot's value is): checked against a full render of the first email of
+    each skeleton, and a skeleton that differs is not used (None: the caller renders in full)."""
+
+    templates: tuple[object, ...]  # rendered from these (compared by identity: a reload makes new ones)
+    parts: tuple[str, str, str]  # the subject not yet collapsed to single spaces
+    usable: bool
+
+    @classmethod
+    def of(
+        cls,
+        templates: tuple[Any, ...],
+        loaded: tuple[object, ...],
+        values: Mapping[str, Any],
+        filled: Mapping[str, str],
+        rendered: tuple[str, str, str],
+    ) -> _Skeleton:
+        marked = {**values, **{name: _SLOT.format(name) for name in filled}}
+        parts = tuple(template.render(marked) for template in templates)
+        skeleton = cls(loaded, parts, usable=True)  # type: ignore[arg-type]
+        return skeleton if skeleton.fill(filled) == rendered else cls(loaded, parts, usable=False)  # type: ignore[arg-type]
+
+    def fill(self, filled: Mapping[str, str]) -> tuple[str, str, str] | None:
+        if not self.usable:
+            return None
+        parts = []
+        for part in self.parts:
+            for name, value in filled.items():
+                part = part.replace(_SLOT.format(name), value).replace(_ESCAPED_SLOT.format(name), escape(value))
+            if "\x00" in part:  # a marker the template changed (a filter): not this way
+                return None
+            parts.append(part)
+        subject, text, html = parts
+        return " ".join(subject.split()), text, html
 
 
 def build_email(
@@ -59,9 +150,10 @@ def build_email(
     to: str,
     message_id: str,
     headers: Mapping[str, str] | None = None,
+    slots: Collection[str] = (),
 ) -> EmailMultiAlternatives:
-    """One message from a template triplet, with the row's stable Message-ID."""
-    subject, text, html = render_email(template, context)
+    """One message from a template triplet, with the row's stable Message-ID (`slots`: render_email's)."""
+    subject, text, html = render_email(template, context, slots=slots)
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
@@ -71,6 +163,104 @@ def build_email(
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+# The bytes on the wire -----------------------------------------------------------------------------
+#
+# What Django's SMTP backend sends (`message.message().as_bytes(linesep="\r\n")`), byte for byte, made
+# with less of the `email` package's work: most of a message's CPU went to folding its headers (a
+# Header object and its splitter for each of some fifteen headers, most of them the same in every
+# message) and to compiling a new regular expression for each message's multipart boundary.
+
+_BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))  # as email.generator's
+# Printable ASCII and spaces, and line breaks followed by a space (Django folds a long subject so).
+_PRINTABLE = re.compile(r"(?:[ -~]|\n(?= ))*")
+_PLAIN_HEADER = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words, single spaces
+_WORD = re.compile(r"[^ ;,\r\n]+")  # what compat32's folding never splits
+
+
+@functools.lru_cache(maxsize=4096)  # a subject's shape changes with the date's words: hundreds a clinic
+def _fold(name: str, value: str, linesep: str, max_line_length: int | None, cte_type: str) -> str:
+    """compat32's fold_binary(name, value), remembered. A function of its arguments alone."""
+    policy = email_policy.compat32.clone(linesep=linesep, max_line_length=max_line_length, cte_type=cte_type)
+    return policy.fold_binary(name, value).decode("ascii")
+
+
+def _fold_binary(policy: email_policy.Compat32, name: str, value: object) -> bytes:
+    """policy.fold_binary(name, value), cheaper for the compat32 policy Django's messages use.
+
+    compat32 folds a printable ASCII value where it has spaces, semicolons, commas and line breaks, by
+    the lengths of the runs between them, never inside a run. So a value is folded once for each shape
+    (every run written as so many "x"), and its own runs are put back: the subject, the boundary and
+    the opt-out link differ from message to message, their shapes hardly. A value of words that fits
+    on the line is written as it is. Anything else (a Header object for a non-ASCII value, a tab, a
+    line break not followed by a space) goes to the policy itself. tests/reminders/test_wire.py
+    compares all three with the policy."""
+    if type(policy) is not email_policy.Compat32 or not isinstance(value, str) or not _PRINTABLE.fullmatch(value):
+        return policy.fold_binary(name, value)
+    if (
+        policy.max_line_length is not None
+        and len(name) + 2 + len(value) <= policy.max_line_length
+        and _PLAIN_HEADER.fullmatch(value)
+    ):
+        return f"{name}: {value}{policy.linesep}".encode("ascii")
+    runs = _WORD.findall(value)
+    shape = _WORD.sub(lambda run: "x" * len(run[0]), value)
+    folded = _fold(name, shape, policy.linesep, policy.max_line_length, policy.cte_type)
+    head, body = folded[: len(name) + 2], folded[len(name) + 2 :]
+    if head != f"{name}: " or [len(run) for run in _WORD.findall(body)] != [len(run) for run in runs]:
+        return policy.fold_binary(name, value)  # not the shape expected: no shortcut
+    pieces = iter(runs)
+    return (head + _WORD.sub(lambda _: next(pieces), body)).encode("ascii")
+
+
+class _Generator(BytesGenerator):
+    """BytesGenerator with remembered header folding and a boundary check without a new regex."""
+
+    def _write_headers(self, msg: Message) -> None:
+        for name, value in msg.raw_items():
+            self._fp.write(_fold_binary(self.policy, name, value))
+        self.write(self._NL)
+
+    @classmethod
+    def _make_boundary(cls, text: bytes | None = None) -> str:  # type: ignore[override]
+        """The standard library's boundary ("=" * 15, a random number, "=="), checked against the parts'
+        text with a substring test instead of a regex compiled for each message: no line of the text
+        may start with "--" and the boundary (stricter than the library's test, so as safe)."""
+        boundary = f"{'=' * 15}{random.randrange(sys.maxsize):0{_BOUNDARY_DIGITS}d}=="
+        if text is None:
+            return boundary
+        candidate, counter = boundary, 0
+        while True:
+            marker = b"--" + candidate.encode("ascii")
+            if not text.startswith(marker) and b"\n" + marker not in text:
+                return candidate
+            candidate = f"{boundary}.{counter}"
+            counter += 1
+
+
+def wire_bytes(message: EmailMultiAlternatives) -> bytes:
+    """The bytes Django's SMTP backend hands to the server for `message` (its `as_bytes(linesep="\r\n")`),
+    the same byte for byte but the random multipart boundary."""
+    out = BytesIO()
+    _Generator(out, mangle_from_=False).flatten(message.message(), linesep="\r\n")
+    return out.getvalue()
+
+
+@functools.lru_cache(maxsize=64)
+def _sanitized(address: str, encoding: str) -> str:
+    """Django's sanitize_address for the sender, the same in every message (pure: remembered)."""
+    return sanitize_address(address, encoding)
+
+
+def _send_smtp(connection: SMTPBackend, message: EmailMultiAlternatives) -> None:
+    """What Django's SMTP backend does for one message on its open session (`_send`, without
+    fail_silently, which Session never uses), with the bytes made by `wire_bytes`."""
+    if not message.recipients():
+        return
+    encoding = message.encoding or settings.DEFAULT_CHARSET
+    recipients = [sanitize_address(address, encoding) for address in message.recipients()]
+    connection.connection.sendmail(_sanitized(message.from_email, encoding), recipients, wire_bytes(message))
 
 
 # One open connection per process (and thread), reused from message to message: a worker sends many,
@@ -142,7 +332,10 @@ class Session:
             raise self.down
         connection = self._connection()
         try:
-            connection.send_messages([message])
+            if type(connection) is SMTPBackend and connection.connection is not None:
+                _send_smtp(connection, message)
+            else:
+                connection.send_messages([message])
         except BaseException:
             close_connection()
             raise
@@ -198,6 +391,7 @@ def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:
         to=patient.email,
         message_id=reminder.message_id,
         headers=opt_out_headers(opt_out),
+        slots=("given_name", "due", "appointment", "unsubscribe_url"),
     )
 
 
@@ -272,6 +466,7 @@ def appointment_notice_email(reminder: Reminder) -> EmailMultiAlternatives:
         to=patient.email,
         message_id=reminder.message_id,
         headers=opt_out_headers(opt_out),
+        slots=("given_name", "when", "unsubscribe_url"),
     )
     method = "CANCEL" if reminder.kind == Kind.APPOINTMENT_CANCELLED else "REQUEST"
     # As an attachment (what every mail client offers to open) whose type carries the iTIP method, so

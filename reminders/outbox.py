@@ -20,12 +20,13 @@ reminders.rules, the message reminders.emails, the staff digest reminders.digest
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -89,8 +90,28 @@ def _obsolete_reason(reminder: Reminder, status: CareStatus | None, today: datet
 
 
 def _events(reminder_ids: Iterable[int], status: str, note: str, now: datetime.datetime) -> None:
-    ReminderEvent.objects.bulk_create(
-        [ReminderEvent(reminder_id=pk, at=now, status=status, note=note) for pk in reminder_ids]
+    """One event each, in the ids' order. On PostgreSQL one INSERT from the array of ids: the send batch
+    writes two a reminder (sending, sent), some 50 µs an email as bulk_create's model instances, 5 so."""
+    ids = list(reminder_ids)
+    if not ids:
+        return
+    if connection.vendor != "postgresql":
+        ReminderEvent.objects.bulk_create(
+            [ReminderEvent(reminder_id=pk, at=now, status=status, note=note) for pk in ids]
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_events_sql(), [now, status, note, ids])
+
+
+@functools.cache
+def _events_sql() -> str:
+    quote = connection.ops.quote_name
+    meta = ReminderEvent._meta
+    columns = ", ".join(quote(meta.get_field(name).column) for name in ("reminder", "at", "status", "note"))
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT id, %s, %s, %s "
+        "FROM unnest(%s::bigint[]) WITH ORDINALITY AS ids(id, n) ORDER BY n"
     )
 
 

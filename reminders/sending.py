@@ -28,6 +28,7 @@ most. Time is passed in (`now`); the database is retried while unreachable (`wit
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import smtplib
 import time
@@ -419,16 +420,21 @@ def _mark_accepted(row: OutboxMessage, now: datetime.datetime) -> None:
             sent_at=now
         )
         return
+    with connection.cursor() as cursor:
+        cursor.execute(_mark_sql(model), [now, row.pk, row.claimed_at, Status.SENDING, Status.PENDING])
+
+
+@functools.cache
+def _mark_sql(model: type[OutboxMessage]) -> str:
+    """`_mark_accepted`'s statement for `model` (PostgreSQL), made once."""
     table = connection.ops.quote_name(model._meta.db_table)
     status = _column(model, "status")
-    sql = (
+    return (
         "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)) "
         f"UPDATE {table} SET {_column(model, 'sent_at')} = %s FROM quick "
         f"WHERE {_column(model, model._meta.pk.name)} = %s AND {_column(model, 'claimed_at')} = %s "
         f"AND {status} IN (%s, %s)"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [now, row.pk, row.claimed_at, Status.SENDING, Status.PENDING])
 
 
 def _record_sent(outbound: Outbound, rows: Sequence[OutboxMessage], now: datetime.datetime) -> dict[int, Outcome]:
