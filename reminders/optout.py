@@ -26,13 +26,19 @@ def unsubscribe_token(patient: Patient) -> str:
 
 # What signing's tokens are made of (URL-safe base64 and ":"), none of which `reverse` quotes.
 _TOKEN = re.compile(r"[A-Za-z0-9_:-]+")
-_PLACEHOLDER = "token"
+# Two stand-ins for the token: the path is split at the last occurrence of the first (a script prefix
+# may hold any text, "/tokens/" say), and the split is checked by putting the second in its place.
+_PLACEHOLDERS = ("tokenA1", "tokenB2")
 
 
 @functools.lru_cache(maxsize=16)
-def _unsubscribe_path(urlconf: object, script_prefix: str) -> tuple[str, str]:
-    """The opt-out page's path around its token: reversed once (per URLconf and script prefix)."""
-    before, _, after = reverse("reminders:unsubscribe", urlconf=urlconf, args=[_PLACEHOLDER]).partition(_PLACEHOLDER)
+def _unsubscribe_path(urlconf: object, script_prefix: str) -> tuple[str, str] | None:
+    """The opt-out page's path around its token: reversed once (per URLconf and script prefix); None
+    when it cannot be split that way (the caller then reverses for each email)."""
+    first, second = (reverse("reminders:unsubscribe", urlconf=urlconf, args=[p]) for p in _PLACEHOLDERS)
+    before, found, after = first.rpartition(_PLACEHOLDERS[0])
+    if not found or f"{before}{_PLACEHOLDERS[1]}{after}" != second:
+        return None
     return before, after
 
 
@@ -40,9 +46,10 @@ def unsubscribe_url(patient: Patient) -> str:
     """SITE_URL and the reversed path of the opt-out page with the patient's token, with the path
     reversed once rather than for every email (the same string: tests/reminders/test_wire.py)."""
     token = unsubscribe_token(patient)
-    if not _TOKEN.fullmatch(token):
+    around = _unsubscribe_path(get_urlconf(settings.ROOT_URLCONF), get_script_prefix())
+    if around is None or not _TOKEN.fullmatch(token):
         return settings.SITE_URL + reverse("reminders:unsubscribe", args=[token])
-    before, after = _unsubscribe_path(get_urlconf(settings.ROOT_URLCONF), get_script_prefix())
+    before, after = around
     return f"{settings.SITE_URL}{before}{token}{after}"
 
 

@@ -168,6 +168,24 @@ def test_the_opt_out_link_is_the_reversed_page_with_the_signed_token() -> None:
     assert signing.loads(token, salt=optout.UNSUBSCRIBE_SALT) == patient.reminder_key.hex
 
 
+@pytest.mark.parametrize("prefix", ["/", "/clinic/", "/tokens/", "/tokenA1/"])
+def test_the_opt_out_link_is_right_under_any_script_prefix(prefix: str) -> None:
+    """The path is reversed once and the token put in its place: under a prefix holding the
+    stand-in's text ("/tokens/", found by review: the link lost its prefix) it is still reverse's."""
+    from django.urls import set_script_prefix
+
+    patient = Patient(reminder_key=uuid.uuid4())
+    set_script_prefix(prefix)
+    try:
+        url = optout.unsubscribe_url(patient)
+        token = url.rstrip("/").rpartition("/")[2]
+        assert url == settings.SITE_URL + reverse("reminders:unsubscribe", args=[token])
+        assert url.startswith(f"{settings.SITE_URL}{prefix}reminders/unsubscribe/")
+        assert signing.loads(token, salt=optout.UNSUBSCRIBE_SALT) == patient.reminder_key.hex
+    finally:
+        set_script_prefix("/")
+
+
 COMPAT32 = email_policy.compat32.clone(linesep="\r\n")
 HEADERS = [
     ("Subject", "Riverside Clinic: your injection appointment is due on Tuesday 24 March 2026"),
