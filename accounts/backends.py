@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
 
@@ -22,7 +22,13 @@ class ModelBackendOneQuery(ModelBackend):
         if not hasattr(user_obj, "_perm_cache"):
             permissions = Permission.objects.all()
             if not user_obj.is_superuser:
-                permissions = permissions.filter(Q(user=user_obj) | Q(group__user=user_obj))
+                # Two indexed subqueries of this user's rows (not an OR over joins of every user's
+                # grants and memberships, which grows with the number of staff).
+                own = user_obj.user_permissions.through.objects.filter(user_id=user_obj.pk)
+                groups = Group.permissions.through.objects.filter(group__user=user_obj)
+                permissions = permissions.filter(
+                    Q(pk__in=own.values("permission_id")) | Q(pk__in=groups.values("permission_id"))
+                )
             user_obj._perm_cache = {
                 f"{app_label}.{codename}"
                 for app_label, codename in permissions.values_list("content_type__app_label", "codename").order_by()
