@@ -60,6 +60,12 @@ def _sender(name: str, default_from: str) -> str:
     return formataddr((name, parseaddr(default_from)[1] or "clinic@localhost"))
 
 
+# The values each patient email fills in per email (render_email's `slots`): the templates only print
+# them or test whether they are set (tests/reminders/test_wire.py reads the templates for that).
+REMINDER_SLOTS = ("given_name", "due", "appointment", "unsubscribe_url")
+APPOINTMENT_SLOTS = ("given_name", "when", "unsubscribe_url")
+
+
 def render_email(template: str, context: Mapping[str, Any], *, slots: Collection[str] = ()) -> tuple[str, str, str]:
     """(subject, text, html) from emails/<template>_subject.txt, _body.txt and _body.html.
 
@@ -391,7 +397,7 @@ def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:
         to=patient.email,
         message_id=reminder.message_id,
         headers=opt_out_headers(opt_out),
-        slots=("given_name", "due", "appointment", "unsubscribe_url"),
+        slots=REMINDER_SLOTS,
     )
 
 
@@ -466,7 +472,7 @@ def appointment_notice_email(reminder: Reminder) -> EmailMultiAlternatives:
         to=patient.email,
         message_id=reminder.message_id,
         headers=opt_out_headers(opt_out),
-        slots=("given_name", "when", "unsubscribe_url"),
+        slots=APPOINTMENT_SLOTS,
     )
     method = "CANCEL" if reminder.kind == Kind.APPOINTMENT_CANCELLED else "REQUEST"
     # As an attachment (what every mail client offers to open) whose type carries the iTIP method, so

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import datetime
 import random
+import re
 import uuid
 from email import policy as email_policy
 from io import BytesIO
@@ -260,3 +261,31 @@ def test_a_boundary_found_in_the_text_is_not_used() -> None:
     assert emails._Generator._make_boundary(b"--" + first.encode() + b"--") == f"{first}.0"
     random.seed(16)
     assert emails._Generator._make_boundary(b"no boundary here") == first
+
+
+SLOTS = {"reminder": emails.REMINDER_SLOTS, "appointment": emails.APPOINTMENT_SLOTS}
+
+
+@pytest.mark.parametrize("template", list(SLOTS))
+def test_the_templates_only_print_their_slots_or_ask_whether_they_are_set(template: str) -> None:
+    """A skeleton is exact while a slot is printed as it is, or only tested for being set (an empty
+    value is never a slot: it is part of the skeleton's key). A filter or a comparison could give the
+    marker one answer and a later email's value another, unseen by the check of each skeleton's first
+    email; so every use of a slot in the templates (their includes too) is one of those two forms."""
+    from pathlib import Path
+
+    folder = Path(settings.BASE_DIR) / "templates" / "emails"
+    texts = [(folder / f"{template}_{part}").read_text() for part in ("subject.txt", "body.txt", "body.html")]
+    texts += [
+        (folder / name).read_text() for text in list(texts) for name in re.findall(r'{% include "emails/([^"]+)"', text)
+    ]
+    allowed = {f"{{{{ {slot} }}}}" for slot in SLOTS[template]} | {
+        f"{{% {word} {slot} %}}" for slot in SLOTS[template] for word in ("if", "elif")
+    }
+    uses = []
+    for text in texts:
+        for tag in re.findall(r"{{.*?}}|{%.*?%}", text, flags=re.S):
+            if any(re.search(rf"\b{slot}\b", tag) for slot in SLOTS[template]):
+                uses.append(tag)
+                assert tag in allowed, f"{template}: {tag} uses a slot otherwise than printing or testing it"
+    assert {f"{{{{ {slot} }}}}" for slot in SLOTS[template]} <= set(uses)  # each slot is printed somewhere
