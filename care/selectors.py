@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.models import Clinic
 from care.models import CareAlert, CareStatus, Phase, PopulationEvaluation, Severity, Verdict
 from patients.models import Cause, CauseKind, Decision, LabResult, Patient
-from patients.selectors import Clinics
+from patients.selectors import Clinics, clinic_ids
 from protocols.engine.rules import ALERT_SEVERITY
 
 # The worklist shows rechecks due within this many days, so the labs can be drawn at a visit this week.
@@ -235,7 +235,7 @@ class Dashboard:
 
     def patient_ids(self) -> set[int]:
         """Every patient the board lists (for the access log)."""
-        rows = (*self.overdue, *self.lost, *self.rechecks_soon, *self.rechecks_overdue)
+        rows = [row for name in self.ROW_LISTS for row in getattr(self, name)]
         return (
             {row.status.patient_id for row in rows}
             | {s.patient_id for s in self.oral_candidates}
@@ -337,13 +337,6 @@ class _Rows:
         return built
 
 
-def _clinic_ids(clinics: Clinics) -> list[int]:
-    """The clinics' ids (one query for a queryset; none for a list of clinics or ids)."""
-    if isinstance(clinics, QuerySet):
-        return list(clinics.values_list("pk", flat=True))
-    return [clinic.pk if isinstance(clinic, Clinic) else int(clinic) for clinic in clinics]
-
-
 @dataclass(frozen=True)
 class _DashboardSQL:
     """The WHERE clauses (and their parameters) of the dashboard's statuses (`c`, joined to their
@@ -426,32 +419,22 @@ def _alert_counts(sql: _DashboardSQL) -> dict[int, int]:
 
 
 def _counts(sql: _DashboardSQL) -> dict[str, int]:
-    # patient_id, not the status id or *: the due-date index includes it and answers alone.
-    due = f"""SELECT count(c.patient_id) FILTER (WHERE c.next_injection_due < %s AND c.next_injection_due >= %s),
-        count(c.patient_id) FILTER (WHERE c.next_injection_due < %s),
-        count(c.patient_id) FILTER (WHERE c.next_recheck_due >= %s AND c.next_recheck_due <= %s),
-        count(c.patient_id) FILTER (WHERE c.next_recheck_due < %s)
-        FROM {_STATUS} c WHERE {sql.statuses}"""
-    today, lost_before = sql.today, sql.lost_before
-    params = [today, lost_before, lost_before, today, sql.recheck_until, today, *sql.status_params]
-    [(overdue, lost, soon, rechecks_overdue)] = _fetch(due, params)
+    lists = sql.lists()
+    # One pass over the due-date index for the four lists of due dates, with the lists' own conditions;
+    # count(patient_id), not the status id or *: the index includes it and answers alone.
+    due = ", ".join(f"count(c.patient_id) FILTER (WHERE {lists[name][0]})" for name in Dashboard.ROW_LISTS)
+    params = [value for name in Dashboard.ROW_LISTS for value in lists[name][1]]
+    [found] = _fetch(f"SELECT {due} FROM {_STATUS} c WHERE {sql.statuses}", [*params, *sql.status_params])
+    counts = dict(zip(Dashboard.ROW_LISTS, found, strict=True))
     oral = f"SELECT count(*) FROM {_STATUS} c WHERE {sql.statuses} AND {_AWAITING_ORAL}"
-    [(oral_candidates,)] = _fetch(oral, [*sql.status_params, *_AWAITING_ORAL_PARAMS])
+    [(counts["oral_candidates"],)] = _fetch(oral, [*sql.status_params, *_AWAITING_ORAL_PARAMS])
     by_severity = _alert_counts(sql)
-    return {
-        "overdue": overdue,
-        "lost": lost,
-        "rechecks_soon": soon,
-        "rechecks_overdue": rechecks_overdue,
-        "oral_candidates": oral_candidates,
-        "alerts_high": by_severity.get(Severity.HIGH, 0),
-        "alerts_medium": by_severity.get(Severity.MEDIUM, 0),
-    }
+    counts["alerts_high"] = by_severity.get(Severity.HIGH, 0)
+    counts["alerts_medium"] = by_severity.get(Severity.MEDIUM, 0)
+    return counts
 
 
-_NO_COUNTS = dict.fromkeys(
-    ("overdue", "lost", "rechecks_soon", "rechecks_overdue", "oral_candidates", "alerts_high", "alerts_medium"), 0
-)
+_NO_COUNTS = dict.fromkeys((*Dashboard.ROW_LISTS, "oral_candidates", "alerts_high", "alerts_medium"), 0)
 
 
 def dashboard_counts(
@@ -460,10 +443,10 @@ def dashboard_counts(
     """The dashboard's counts: overdue injections, lost to follow-up, rechecks soon and overdue,
     oral-switch candidates awaiting a decision, unacknowledged high and medium alerts. The dashboard
     and the physicians' digest both show these. Four statements (and one for a queryset of clinics)."""
-    clinic_ids = _clinic_ids(clinics)
-    if not clinic_ids:
+    ids = clinic_ids(clinics)
+    if not ids:
         return dict(_NO_COUNTS)
-    return _counts(_DashboardSQL.of(today, filters or DashboardFilters(), clinic_ids))
+    return _counts(_DashboardSQL.of(today, filters or DashboardFilters(), ids))
 
 
 def dashboard(
@@ -476,8 +459,8 @@ def dashboard(
     """The physician's panel: counts and lists, at most `limit` rows a list. Ten statements whatever
     the number of patients (and one for a queryset of clinics)."""
     filters = filters or DashboardFilters()
-    clinic_ids = _clinic_ids(clinics)
-    sql = _DashboardSQL.of(today, filters, clinic_ids)
+    ids = clinic_ids(clinics)
+    sql = _DashboardSQL.of(today, filters, ids)
     board = Dashboard(
         today=today,
         filters=filters,
@@ -486,7 +469,7 @@ def dashboard(
         lost_before=sql.lost_before,
         limit=limit,
     )
-    if not clinic_ids:
+    if not ids:
         return board
     board.counts = _counts(sql)
     rows = _Rows(CareStatus, _STATUS_COLUMNS)

@@ -8,7 +8,7 @@ from django.db.models import Exists, Q, QuerySet
 
 from accounts.models import Clinic
 from labs_in.models import ReceivedResult, ResultStatus
-from patients.selectors import Clinics
+from patients.selectors import Clinics, clinic_ids
 
 
 def _visible(clinics: Clinics) -> Q:
@@ -17,7 +17,7 @@ def _visible(clinics: Clinics) -> Q:
     if isinstance(clinics, QuerySet):
         any_clinic: Q = Q(Exists(clinics.values("pk")))
     else:
-        clinics = [clinic.pk for clinic in clinics]
+        clinics = clinic_ids(clinics)
         any_clinic = Q(pk__isnull=False) if clinics else Q(pk__in=[])
     every_clinic = Q(message__clinic__isnull=True) & any_clinic
     return Q(patient__clinic__in=clinics) | (Q(patient__isnull=True) & (Q(message__clinic__in=clinics) | every_clinic))

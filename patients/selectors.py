@@ -22,6 +22,14 @@ from patients.models import Cause, Decision, Injection, LabResult, Medication, P
 Clinics = QuerySet[Clinic] | Sequence[Clinic]
 
 
+def clinic_ids(clinics: Clinics | Sequence[int]) -> list[int]:
+    """The clinics' ids: one query for a queryset, none for the clinics themselves or their ids (a page
+    that has loaded them once, or hand-written SQL that takes them as parameters)."""
+    if isinstance(clinics, QuerySet):
+        return list(clinics.values_list("pk", flat=True))
+    return [clinic.pk if isinstance(clinic, Clinic) else int(clinic) for clinic in clinics]
+
+
 def patient_list(*, clinics: Clinics, active: bool = True) -> QuerySet[Patient]:
     return (
         Patient.objects.filter(is_active=active, clinic__in=clinics)
